@@ -1,0 +1,46 @@
+"""Command line: ``python -m bot serve | run | shell``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, Settings, SettingsError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the web service only")
+    for name, help_text in (
+        ("run", "run the Rasa server, the action server and the web service"),
+        ("shell", "chat in the terminal (rasa shell) with the action server and web service"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument(
+            "--rasa", type=Path, default=PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa",
+            help="the rasa executable of Rasa's environment",
+        )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+
+    if args.command == "serve":
+        from aiohttp import web
+
+        from bot.web.app import create_app
+
+        web.run_app(create_app(settings), host=settings.host, port=settings.web_port,
+                    print=None, shutdown_timeout=5)
+        return 0
+
+    from bot.supervisor import run
+
+    return run(settings, args.rasa, shell=args.command == "shell")

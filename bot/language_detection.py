@@ -1,0 +1,332 @@
+"""Language identification that holds up on short chat messages.
+
+Plain langdetect guesses among 55 languages from character n-gram profiles built
+on Wikipedia; on "ok", "gracias!" or "A12345" it is close to a coin toss, and it
+is random unless seeded. Buyers write short messages, so this detector layers
+what is certain before what is statistical:
+
+1. Nothing to go on (empty, emoji, digits, order numbers, button payloads,
+   "ok"): keep the conversation's language, else the browser locale's, else the
+   store default.
+2. A decisive script: Hangul → ko, kana → ja, Arabic → ar, Cyrillic → ru, Han
+   without kana → zh, unless it holds kanji that only Japanese writes (発, 込,
+   様...), or is kanji-only in a Japanese conversation where no character is
+   Simplified-only.
+3. Latin text: every n-gram scored against langdetect's profiles of the
+   supported Latin-script languages (exact, so deterministic), plus what we
+   learnt from our own chat data (character n-grams, and words seen in one
+   language only), and, for short text, a prior towards the
+   conversation's language so that "si" or "ok merci" do not flip it.
+
+Used inside the Rasa process (the NLU component) and by the app env, so it
+imports only langdetect and the standard library.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+
+#: Languages written in the Latin script, told apart statistically.
+LATIN_LANGUAGES: tuple[str, ...] = tuple(
+    code for code in SUPPORTED_LANGUAGES if code in {"en", "es", "fr", "de", "pt"}
+)
+
+#: Words that say nothing about the writer's language: typed the same way by
+#: buyers everywhere.
+NEUTRAL_WORDS: frozenset[str] = frozenset(
+    {"ok", "okay", "okey", "oki", "okk", "k", "kk", "lol", "haha", "hahaha", "jaja", "hmm",
+     "hm", "xd", "wow", "pls", "plz", "thx", "bye", "hi", "hello", "hey", "cool", "super",
+     "top", "yes", "no", "si", "sms", "email", "mail", "paypal", "visa", "dhl", "ups", "fedex",
+     "usps", "id", "ps", "ah", "oh", "eh", "uh", "oops", "vip", "usb", "iphone", "android"}
+)
+
+#: A message with fewer letters than this (after removing neutral words) is too
+#: short for statistics alone: the conversation's language is preferred.
+SHORT_TEXT_LETTERS = 12
+
+_URL_RE = re.compile(r"(https?://\S+|www\.\S+|\S+@\S+\.\w+)", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+_LANGDETECT_PROFILES = {"zh": "zh-cn"}
+_FROM_PROFILE = {profile: code for code, profile in _LANGDETECT_PROFILES.items()}
+
+#: Log-odds added per word that our chat data has seen in one language only.
+LEXICON_WEIGHT = 3.0
+#: Log-odds added to the conversation's language on short text.
+PRIOR_WEIGHT = 4.0
+
+
+def _script_of(char: str) -> str | None:
+    """Name the script of a letter, for the scripts that decide a language."""
+    code = ord(char)
+    if 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return "hangul"
+    if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF or 0xFF66 <= code <= 0xFF9D:
+        return "kana"
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF:
+        return "han"
+    if 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0xFB50 <= code <= 0xFEFF:
+        return "arabic"
+    if 0x0400 <= code <= 0x04FF:
+        return "cyrillic"
+    if char.isalpha() and ("LATIN" in unicodedata.name(char, "")):
+        return "latin"
+    if char.isalpha():
+        return "other"
+    return None
+
+
+#: Kanji used in Japanese but in neither Simplified nor Traditional Chinese
+#: (Japanese-only forms and kokuji): one of them in a Han-only message means ja.
+JAPANESE_ONLY_HAN = frozenset(
+    "発変様済払帰続売読関図楽対歳円駅気広実経営価単県辺験険転込収戻壊黒遅弁応担拡挙覚観権歩毎"
+    "団伝労働畳枠匂峠沢剣検証説悪悩桜拝絵芸薬弾霊隠稲殻穏祢栄覧徳灯鉄銭銅当恵歴縦軽蔵"
+)
+#: Simplified characters that Japanese never writes.
+SIMPLIFIED_ONLY_HAN = frozenset(
+    "们这说么还发货买卖钱问题时间运费单订没吗呢啊谢给让请怎样为账额换码话语认证确联系网电个东车长书过进难应该哪里吧呀"
+)
+
+#: Weight of one character of each script when scripts are mixed: one Han or
+#: Hangul character carries about as much as a short Latin word.
+_SCRIPT_WEIGHT = {"hangul": 3.0, "kana": 3.0, "han": 3.0, "arabic": 1.0, "cyrillic": 1.0,
+                  "latin": 1.0, "other": 0.5}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The outcome of one detection: the language, how sure, and which rule decided."""
+
+    language: str
+    confidence: float
+    method: str  # "prior", "script", "statistics"
+
+
+@dataclass
+class Lexicon:
+    """What our own chat data says about the Latin-script languages.
+
+    Learnt from the labelled NLU examples: the words seen in one language only
+    (a word shared by languages, like "no" or "total", says nothing), and
+    character n-gram counts per language, the way buyers really type
+    (missing accents, typos, chat abbreviations), to complement langdetect's
+    Wikipedia-trained profiles.
+    """
+
+    words: dict[str, str] = field(default_factory=dict)
+    ngrams: dict[str, dict[str, int]] = field(default_factory=dict)
+    _cached_totals: dict[str, tuple[dict[str, int], int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def learn(cls, examples: Iterable[tuple[str, str]]) -> Lexicon:
+        """Build a lexicon from (text, language) pairs."""
+        seen: dict[str, set[str]] = {}
+        ngrams: dict[str, Counter[str]] = {lang: Counter() for lang in LATIN_LANGUAGES}
+        for text, language in examples:
+            if language not in LATIN_LANGUAGES:
+                continue
+            words = _latin_words(text)
+            for word in words:
+                seen.setdefault(_fold(word), set()).add(language)
+                ngrams[language].update(_char_ngrams(word))
+        return cls(
+            {word: next(iter(langs)) for word, langs in seen.items() if len(langs) == 1 and len(word) > 1},
+            {lang: dict(counts) for lang, counts in ngrams.items()},
+        )
+
+    def votes(self, words: Iterable[str]) -> Counter[str]:
+        """Count the words of a message that only one language uses."""
+        return Counter(self.words[w] for w in map(_fold, words) if w in self.words)
+
+    def log_likelihoods(self, words: list[str]) -> dict[str, float]:
+        """Add-one smoothed character n-gram log-likelihood of ``words`` per language."""
+        grams = [g for word in words for g in _char_ngrams(word)]
+        scores = {}
+        for lang, (counts, total) in self._totals().items():
+            scores[lang] = sum(math.log((counts.get(g, 0) + 1) / total) for g in grams)
+        return scores
+
+    def _totals(self) -> dict[str, tuple[dict[str, int], int]]:
+        """Per language: its counts and the add-one denominator (computed once)."""
+        if self._cached_totals is None:
+            vocabulary = len(set().union(*(self.ngrams.get(lang, {}) for lang in LATIN_LANGUAGES))) + 1
+            self._cached_totals = {
+                lang: (self.ngrams.get(lang) or {}, sum((self.ngrams.get(lang) or {}).values()) + vocabulary)
+                for lang in LATIN_LANGUAGES
+            }
+        return self._cached_totals
+
+    def to_dict(self) -> dict[str, object]:
+        return {"words": self.words, "ngrams": self.ngrams}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Lexicon:
+        words = data.get("words") or {}
+        ngrams = data.get("ngrams") or {}
+        assert isinstance(words, dict) and isinstance(ngrams, dict)
+        return cls(dict(words), {lang: dict(c) for lang, c in ngrams.items()})
+
+
+def _char_ngrams(word: str, sizes: tuple[int, ...] = (1, 2, 3)) -> list[str]:
+    padded = f" {word} "
+    return [padded[i : i + n] for n in sizes for i in range(len(padded) - n + 1) if padded[i : i + n].strip()]
+
+
+def _latin_words(text: str) -> list[str]:
+    """Lower-cased Latin-script words of ``text``, accents kept, neutral words dropped."""
+    return [
+        word
+        for word in _TOKEN_RE.findall(text.casefold())
+        if len(word) > 1
+        and all(_script_of(c) == "latin" for c in word)
+        and _fold(word) not in NEUTRAL_WORDS
+    ]
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents from Latin letters ("Está" → "esta")."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class LanguageDetector:
+    """Seeded, supported-languages-only detector with script rules and priors.
+
+    Construct once and reuse: loading langdetect's profiles takes ~100 ms. Safe
+    to share between threads (langdetect detectors are created per call).
+    """
+
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        default_language: str = DEFAULT_LANGUAGE,
+        seed: int = 0,
+    ) -> None:
+        self.lexicon = lexicon or Lexicon()
+        self.default_language = default_language
+        self._seed = seed
+        self._factory = None
+        self._lock = threading.Lock()
+
+    def _langdetect_factory(self):  # type: ignore[no-untyped-def]
+        """Load langdetect profiles of the Latin-script languages, once, on first use."""
+        with self._lock:
+            if self._factory is None:
+                from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+                factory = DetectorFactory()
+                profiles = [
+                    (Path(PROFILES_DIRECTORY) / _LANGDETECT_PROFILES.get(code, code)).read_text(
+                        encoding="utf-8"
+                    )
+                    for code in LATIN_LANGUAGES
+                ]
+                factory.load_json_profile(profiles)
+                factory.set_seed(self._seed)
+                self._factory = factory
+            return self._factory
+
+    def statistics(self, text: str) -> dict[str, float]:
+        """Naive-Bayes log-likelihood of ``text`` under langdetect's profiles, per language.
+
+        langdetect itself samples n-grams at random, which on a one-word message
+        gives a different answer per seed; scoring every n-gram is exact,
+        deterministic and as fast. Uses langdetect's own n-gram extraction.
+        """
+        detector = self._langdetect_factory().create()
+        detector.append(text)
+        grams = detector._extract_ngrams()  # noqa: SLF001 - its normalisation, not a copy of it
+        smoothing = detector.alpha / detector.BASE_FREQ
+        scores = dict.fromkeys(detector.langlist, 0.0)
+        for gram in grams:
+            for lang, probability in zip(detector.langlist, detector.word_lang_prob_map[gram]):
+                scores[lang] += math.log(smoothing + probability)
+        return {_FROM_PROFILE.get(lang, lang): score for lang, score in scores.items()}
+
+    def detect(
+        self,
+        text: str,
+        conversation_language: str | None = None,
+        locale_language: str | None = None,
+    ) -> Detection:
+        """Detect the language of ``text``.
+
+        ``conversation_language`` is the language the conversation is in so far;
+        ``locale_language`` is the buyer's browser language. Both act as priors
+        for short or ambiguous text and may be None.
+        """
+        prior = next(
+            (lang for lang in (conversation_language, locale_language) if lang in SUPPORTED_LANGUAGES),
+            self.default_language,
+        )
+        cleaned = _URL_RE.sub(" ", text or "")
+        if cleaned.lstrip().startswith("/"):
+            # A button payload such as "/affirm": not something the buyer wrote.
+            return Detection(prior, 1.0, "prior")
+
+        weights: Counter[str] = Counter()
+        for char in cleaned:
+            script = _script_of(char)
+            if script:
+                weights[script] += _SCRIPT_WEIGHT[script]
+        # Letters in order numbers ("A12345") and neutral words ("ok") don't count.
+        latin_words = _latin_words(cleaned)
+        weights["latin"] = float(sum(len(w) for w in latin_words))
+        if not +weights:
+            return Detection(prior, 1.0, "prior")
+
+        script, weight = max(weights.items(), key=lambda item: (item[1], item[0]))
+        total = sum(weights.values())
+        if script != "latin":
+            confidence = round(weight / total, 3)
+            if script == "hangul":
+                return Detection("ko", confidence, "script")
+            if script == "kana" or (script == "han" and weights["kana"] > 0):
+                return Detection("ja", confidence, "script")
+            if script == "han":
+                japanese = sum(c in JAPANESE_ONLY_HAN for c in cleaned)
+                chinese = sum(c in SIMPLIFIED_ONLY_HAN for c in cleaned)
+                japanese_prior = prior == "ja" or locale_language == "ja"
+                if japanese > chinese or (japanese_prior and japanese >= chinese):
+                    return Detection("ja", confidence, "script")
+                return Detection("zh", confidence, "script")
+            if script == "arabic":
+                return Detection("ar", confidence, "script")
+            if script == "cyrillic":
+                return Detection("ru", confidence, "script")
+            return Detection(prior, 0.0, "prior")
+        known_prior = prior if prior in (conversation_language, locale_language) else None
+        return self._detect_latin(latin_words, known_prior)
+
+    def _detect_latin(self, words: list[str], prior: str | None) -> Detection:
+        statistics = self.statistics(" ".join(words))
+        chat = self.lexicon.log_likelihoods(words)
+        votes = self.lexicon.votes(words)
+        scores = {
+            lang: statistics.get(lang, 0.0) + chat[lang] + LEXICON_WEIGHT * votes.get(lang, 0)
+            for lang in LATIN_LANGUAGES
+        }
+        letters = sum(len(w) for w in words)
+        if prior in LATIN_LANGUAGES and letters < SHORT_TEXT_LETTERS:
+            # Too short for statistics: only a word that our data has seen in
+            # one other language only ("gracias", "merci") moves it away.
+            if not votes or votes.get(prior):
+                return Detection(prior, 0.9, "prior")
+            scores[prior] += PRIOR_WEIGHT
+        best = max(LATIN_LANGUAGES, key=lambda lang: scores[lang])
+        # Normalised per n-gram so that confidence does not saturate on long text.
+        scale = max(1, letters)
+        exp = {lang: math.exp((score - scores[best]) / scale * 4) for lang, score in scores.items()}
+        confidence = round(1 / sum(exp.values()), 3)
+        return Detection(best, confidence, "statistics")

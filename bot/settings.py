@@ -1,0 +1,134 @@
+"""Settings, read once from the environment into a typed, immutable object.
+
+Every process builds one ``Settings`` at start-up (``Settings.from_env()``) and
+passes it down; nothing reads ``os.environ`` later, so a test can build the
+settings it needs without touching the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+
+#: The repository root: data, models and the var/ directory are found from here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEV_SECRET = "dev-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the web service, the action server and the launcher need to know."""
+
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    web_port: int = 8000
+    rasa_port: int = 5005
+    action_port: int = 5055
+    store_name: str = "Demo Store"
+    support_email: str = "support@example.com"
+    default_language: str = DEFAULT_LANGUAGE
+    max_message_length: int = 2000
+    rasa_timeout_seconds: float = 30.0
+    secret_key: str = DEV_SECRET
+    nlg_token: str = ""
+    var_dir: Path = PROJECT_ROOT / "var"
+    model_path: Path = PROJECT_ROOT / "models" / "current.tar.gz"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_server_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def nlg_url(self) -> str:
+        token = f"?token={self.nlg_token}" if self.nlg_token else ""
+        return f"http://127.0.0.1:{self.web_port}/nlg{token}"
+
+    @property
+    def rasa_tracker_db(self) -> Path:
+        return self.var_dir / "rasa-tracker.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default: the process environment).
+
+        Refuses to run in production with the development secret.
+        """
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                value = int(raw)
+            except ValueError as error:
+                raise SettingsError(f"{name} must be a whole number, got {raw!r}") from error
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive, got {value}")
+            return value
+
+        language = env.get("DEFAULT_LANGUAGE", defaults.default_language).strip().lower()
+        if language not in SUPPORTED_LANGUAGES:
+            raise SettingsError(
+                f"DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}, got {language!r}"
+            )
+        settings = cls(
+            environment=env.get("APP_ENV", defaults.environment).strip().lower(),
+            host=env.get("HOST", defaults.host),
+            web_port=integer("WEB_PORT", defaults.web_port),
+            rasa_port=integer("RASA_PORT", defaults.rasa_port),
+            action_port=integer("ACTION_PORT", defaults.action_port),
+            store_name=env.get("STORE_NAME", defaults.store_name),
+            support_email=env.get("SUPPORT_EMAIL", defaults.support_email),
+            default_language=language,
+            max_message_length=integer("MAX_MESSAGE_LENGTH", defaults.max_message_length),
+            rasa_timeout_seconds=float(integer("RASA_TIMEOUT_SECONDS", 30)),
+            secret_key=env.get("SECRET_KEY", defaults.secret_key),
+            nlg_token=env.get("NLG_TOKEN", defaults.nlg_token),
+            var_dir=Path(env.get("VAR_DIR", str(defaults.var_dir))),
+            model_path=Path(env.get("MODEL_PATH", str(defaults.model_path))),
+        )
+        if settings.environment == "production" and settings.secret_key in ("", DEV_SECRET):
+            raise SettingsError("SECRET_KEY must be set to a long random value in production")
+        return settings
+
+    def process_environment(self) -> dict[str, str]:
+        """Variables the child processes (Rasa, action server) need, as strings."""
+        return {
+            "APP_ENV": self.environment,
+            "WEB_PORT": str(self.web_port),
+            "RASA_PORT": str(self.rasa_port),
+            "ACTION_PORT": str(self.action_port),
+            "STORE_NAME": self.store_name,
+            "SUPPORT_EMAIL": self.support_email,
+            "DEFAULT_LANGUAGE": self.default_language,
+            "MAX_MESSAGE_LENGTH": str(self.max_message_length),
+            "SECRET_KEY": self.secret_key,
+            "NLG_TOKEN": self.nlg_token,
+            "VAR_DIR": str(self.var_dir),
+            "MODEL_PATH": str(self.model_path),
+            # Read by endpoints.yml:
+            "ACTION_SERVER_URL": self.action_server_url,
+            "NLG_URL": self.nlg_url,
+            "RASA_TRACKER_DB": str(self.rasa_tracker_db),
+            # The action server (Sanic) listens on loopback only:
+            "SANIC_HOST": "127.0.0.1",
+        }

@@ -1,0 +1,179 @@
+"""Start the three processes together, wait until each answers, stop them together.
+
+``python -m bot run`` (``make run``) and the end-to-end tests use this. The Rasa
+server runs from Rasa's own environment, the action server and the web service
+from the app environment (this interpreter). Ctrl-C or SIGTERM stops all three;
+if one dies, the others are stopped too, so nothing is left half-running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, Settings
+
+
+@dataclass
+class Child:
+    """One supervised process and the URL that answers once it is ready."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    rasa_executable: Path
+    log_dir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def plan(self, with_rasa_server: bool = True) -> list[Child]:
+        s = self.settings
+        children = [
+            Child(
+                "actions",
+                [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+                f"http://127.0.0.1:{s.action_port}/health",
+            ),
+            Child("web", [sys.executable, "-m", "bot", "serve"], f"http://127.0.0.1:{s.web_port}/health"),
+        ]
+        if with_rasa_server:
+            children.append(
+                Child(
+                    "rasa",
+                    [
+                        str(self.rasa_executable), "run", "--enable-api",
+                        "--interface", "127.0.0.1", "--port", str(s.rasa_port),
+                        "--model", str(s.model_path),
+                        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                    ],
+                    f"http://127.0.0.1:{s.rasa_port}/status",
+                )
+            )
+        return children
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.settings.process_environment())
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        return env
+
+    def start(self, children: Sequence[Child], timeout: float = 300.0) -> None:
+        """Start ``children`` and wait until each answers its ready URL."""
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.environment()
+        for child in children:
+            child.log_path = self.log_dir / f"{child.name}.log"
+            log = child.log_path.open("ab")
+            child.process = subprocess.Popen(
+                child.command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            log.close()
+            self.children.append(child)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            self._wait_ready(child, deadline)
+
+    def _wait_ready(self, child: Child, deadline: float) -> None:
+        assert child.process is not None
+        while time.monotonic() < deadline:
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} exited with code {child.process.returncode}; see {child.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(child.ready_url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{child.name} did not become ready in time; see {child.log_path}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM every child, wait up to ``grace`` seconds, then SIGKILL what is left."""
+        for child in self.children:
+            if child.process and child.process.poll() is None:
+                try:
+                    os.killpg(child.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                child.process.wait()
+        self.children.clear()
+
+    def wait_any_exit(self) -> Child:
+        """Block until one child exits; return it."""
+        while True:
+            for child in self.children:
+                if child.process and child.process.poll() is not None:
+                    return child
+            time.sleep(0.5)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
+    """Run everything until Ctrl-C (or, with ``shell``, until ``rasa shell`` ends)."""
+    if not settings.model_path.exists():
+        print(f"No trained model at {settings.model_path}: run `make train` first.", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(settings, rasa_executable, settings.var_dir / "logs")
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        print("Starting the action server, the web service and the Rasa server (about a minute)...")
+        supervisor.start(supervisor.plan(with_rasa_server=not shell))
+        if shell:
+            command = [str(rasa_executable), "shell", "--model", str(settings.model_path),
+                       "--endpoints", "endpoints.yml"]
+            return subprocess.call(command, cwd=PROJECT_ROOT, env=supervisor.environment())
+        print(
+            "\nReady.\n"
+            f"  Chat in your browser:   {settings.web_url}/\n"
+            f"  Chat API:               POST {settings.web_url}/api/chat "
+            '{"conversation_id": "...", "text": "hola", "locale": "es-ES"}\n'
+            f"  Logs:                   {supervisor.log_dir}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        child = supervisor.wait_any_exit()
+        print(f"{child.name} stopped unexpectedly; see {child.log_path}. Stopping the rest.",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    except RuntimeError as error:
+        print(f"Could not start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        supervisor.stop()
+        print("Stopped.")

@@ -1,0 +1,263 @@
+"""The web service: the hub between buyers, the assistant and (later) staff.
+
+``create_app(settings)`` builds the aiohttp application. Shared resources (the
+HTTP session to Rasa, the response catalogue) live in typed app keys and are
+opened and closed in ``cleanup_ctx``; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from bot.languages import SUPPORTED_LANGUAGES, language_from_locale, normalise_language
+from bot.responses import Catalogue
+from bot.settings import PROJECT_ROOT, Settings
+from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body accepted (bytes). A chat message is far smaller; this
+#: only stops abuse before any JSON is parsed.
+MAX_BODY_BYTES = 64 * 1024
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+class ConversationLanguages:
+    """The language each recent conversation is in, as the assistant last answered.
+
+    Learnt from Rasa's NLG requests (which carry the ``language`` slot) and sent
+    back with the buyer's next message as the prior for short messages. Bounded:
+    the oldest conversations are forgotten first (then the browser locale
+    stands in until the assistant answers again).
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._capacity = capacity
+        self._languages: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, conversation_id: str) -> str | None:
+        language = self._languages.get(conversation_id)
+        if language is not None:
+            self._languages.move_to_end(conversation_id)
+        return language
+
+    def set(self, conversation_id: str, language: str) -> None:
+        self._languages[conversation_id] = language
+        self._languages.move_to_end(conversation_id)
+        while len(self._languages) > self._capacity:
+            self._languages.popitem(last=False)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOGUE = web.AppKey("catalogue", Catalogue)
+LANGUAGES = web.AppKey("languages", ConversationLanguages)
+RASA_SESSION = web.AppKey("rasa_session", ClientSession)
+
+
+def reply_language(request: web.Request, message: IncomingMessage | None = None) -> str:
+    """The language to answer in before Rasa has said: conversation, then locale, then default."""
+    settings = request.app[SETTINGS]
+    if message is not None:
+        known = request.app[LANGUAGES].get(message.conversation_id)
+        if known:
+            return known
+        from_locale = language_from_locale(message.locale)
+        if from_locale:
+            return from_locale
+    return language_from_locale(request.headers.get("Accept-Language")) or settings.default_language
+
+
+def render(request: web.Request, name: str, language: str, **values: Any) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
+    filled = {"store_name": settings.store_name, "support_email": settings.support_email, **values}
+    message = request.app[CATALOGUE].render(name, language, filled)
+    return message or {"text": name}
+
+
+def error_response(status: int, code: str, detail: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"code": code, "detail": detail, **extra}}, status=status)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure into a JSON error: clients never see an HTML error page."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        language = reply_language(request)
+        message = render(request, "utter_message_too_long", language,
+                         max_length=request.app[SETTINGS].max_message_length)
+        return error_response(413, "too_large", message["text"], language=language)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return error_response(error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason)
+    except Exception:
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness of the web service, and whether Rasa answers (``?deep=1``)."""
+    body: dict[str, Any] = {"status": "ok"}
+    if request.query.get("deep"):
+        try:
+            async with request.app[RASA_SESSION].get(
+                "/status", timeout=ClientTimeout(total=3)
+            ) as response:
+                body["rasa"] = "up" if response.status == 200 else f"http {response.status}"
+        except (ClientError, TimeoutError):
+            body["rasa"] = "down"
+    return web.json_response(body)
+
+
+async def chat(request: web.Request) -> web.Response:
+    """Relay one buyer message to Rasa's REST channel and return the assistant's replies.
+
+    Body: ``{conversation_id?, text | payload, locale?, client_msg_id?}``.
+    """
+    settings = request.app[SETTINGS]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error_response(400, "invalid_json", "The request body must be valid JSON.")
+    try:
+        message = parse_incoming(body)
+    except InvalidMessage as error:
+        return error_response(400, error.code, error.detail)
+
+    language = reply_language(request, message)
+    if len(message.text) > settings.max_message_length:
+        text = render(request, "utter_message_too_long", language,
+                      max_length=settings.max_message_length)["text"]
+        return error_response(413, "message_too_long", text, language=language,
+                              conversation_id=message.conversation_id)
+    if not message.text:
+        return _chat_reply(message, language, [render(request, "utter_empty_message", language)])
+
+    metadata = {
+        "conversation_language": request.app[LANGUAGES].get(message.conversation_id),
+        "locale": message.locale,
+    }
+    try:
+        async with request.app[RASA_SESSION].post(
+            "/webhooks/rest/webhook",
+            json={"sender": message.conversation_id, "message": message.text, "metadata": metadata},
+        ) as response:
+            if response.status != 200:
+                raise ClientError(f"Rasa answered HTTP {response.status}")
+            replies = await response.json()
+    except (ClientError, TimeoutError, json.JSONDecodeError) as error:
+        logger.error("Rasa unavailable for %s: %s", message.conversation_id, error)
+        text = render(request, "utter_service_unavailable", language)["text"]
+        return error_response(503, "assistant_unavailable", text, language=language,
+                              conversation_id=message.conversation_id)
+    language = request.app[LANGUAGES].get(message.conversation_id) or language
+    return _chat_reply(message, language, [_reply(r) for r in replies if isinstance(r, dict)])
+
+
+def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:
+    """Keep the parts of a Rasa REST reply the widget shows."""
+    reply: dict[str, Any] = {}
+    for key in ("text", "buttons", "custom", "image"):
+        if rasa_message.get(key):
+            reply[key] = rasa_message[key]
+    return reply
+
+
+def _chat_reply(message: IncomingMessage, language: str, replies: list[dict[str, Any]]) -> web.Response:
+    return web.json_response(
+        {
+            "conversation_id": message.conversation_id,
+            "client_msg_id": message.client_msg_id,
+            "language": language,
+            "messages": replies,
+        }
+    )
+
+
+async def nlg(request: web.Request) -> web.Response:
+    """Rasa's NLG endpoint: one bot response, in the conversation's language.
+
+    Rasa posts ``{response, arguments, tracker, channel}``. The language is the
+    ``language`` argument (a switch that has not reached the slot yet), else the
+    tracker's ``language`` slot. The conversation's language is remembered as
+    the prior for the buyer's next message.
+    """
+    settings = request.app[SETTINGS]
+    if settings.nlg_token and request.query.get("token") != settings.nlg_token:
+        return error_response(401, "unauthorized", "Wrong or missing NLG token.")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error_response(400, "invalid_json", "The request body must be valid JSON.")
+    if not isinstance(body, dict) or not isinstance(body.get("response"), str):
+        return error_response(400, "invalid_body", "Expected {response, arguments, tracker}.")
+    arguments = body.get("arguments") if isinstance(body.get("arguments"), dict) else {}
+    tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
+    slots = tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {}
+    language = (
+        normalise_language(arguments.get("language"))
+        or normalise_language(slots.get("language"))
+        or settings.default_language
+    )
+    sender = tracker.get("sender_id")
+    if isinstance(sender, str) and sender:
+        request.app[LANGUAGES].set(sender, language)
+    values = {k: v for k, v in slots.items() if isinstance(v, (str, int, float))}
+    values.update({k: v for k, v in arguments.items() if isinstance(v, (str, int, float))})
+    values.update(store_name=settings.store_name, support_email=settings.support_email,
+                  max_length=settings.max_message_length)
+    message = request.app[CATALOGUE].render(body["response"], language, values)
+    if message is None:
+        logger.error("Rasa asked for unknown response %s", body["response"])
+        return web.json_response({"text": None})
+    return web.json_response(message)
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    """A plain test page to chat with the assistant (the storefront widget comes later)."""
+    return web.FileResponse(STATIC_DIR / "chat.html")
+
+
+async def languages(request: web.Request) -> web.Response:
+    return web.json_response({"languages": list(SUPPORTED_LANGUAGES)})
+
+
+def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Application:
+    """Build the web application for ``settings``.
+
+    ``catalogue`` is loaded from domain.yml and data/translations when not given.
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[CATALOGUE] = catalogue or Catalogue.load(
+        PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "translations", settings.default_language
+    )
+    app[LANGUAGES] = ConversationLanguages()
+
+    async def rasa_session(app: web.Application) -> AsyncIterator[None]:
+        session = ClientSession(
+            base_url=settings.rasa_url, timeout=ClientTimeout(total=settings.rasa_timeout_seconds)
+        )
+        app[RASA_SESSION] = session
+        yield
+        await session.close()
+
+    app.cleanup_ctx.append(rasa_session)
+    app.router.add_get("/", index)
+    app.router.add_get("/health", health)
+    app.router.add_get("/api/languages", languages)
+    app.router.add_post("/api/chat", chat)
+    app.router.add_post("/nlg", nlg)
+    return app

@@ -1,0 +1,70 @@
+"""Checking and cleaning what buyers send before it reaches the assistant."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+#: Conversation ids come from the widget; keep them short and printable.
+_CONVERSATION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+#: C0/C1 control characters except tab and newline, plus bidi overrides that can
+#: disguise text, zero-width characters and the BOM.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES_RE = re.compile(r"[ \t]+")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+
+
+class InvalidMessage(ValueError):
+    """The request cannot be relayed; ``code`` names why, for the client."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A buyer's message after validation."""
+
+    conversation_id: str
+    text: str
+    locale: str | None
+    client_msg_id: str | None
+
+
+def clean_text(text: str) -> str:
+    """Normalise to NFC, drop control and invisible formatting characters, trim spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL_RE.sub("", text)
+    text = _SPACES_RE.sub(" ", text)
+    text = _BLANK_LINES_RE.sub("\n\n", text)
+    return text.strip()
+
+
+def parse_incoming(body: object) -> IncomingMessage:
+    """Validate a chat request body; raise :class:`InvalidMessage` on anything wrong.
+
+    A missing conversation id starts a new conversation. ``payload`` (a button's
+    payload such as ``/affirm``) is accepted in place of ``text``.
+    """
+    if not isinstance(body, dict):
+        raise InvalidMessage("invalid_body", "The request body must be a JSON object.")
+    conversation_id = body.get("conversation_id") or uuid.uuid4().hex
+    if not isinstance(conversation_id, str) or not _CONVERSATION_ID_RE.match(conversation_id):
+        raise InvalidMessage(
+            "invalid_conversation_id",
+            "conversation_id must be 1-64 letters, digits or '_.:-'.",
+        )
+    raw = body.get("payload") if body.get("payload") not in (None, "") else body.get("text", "")
+    if not isinstance(raw, str):
+        raise InvalidMessage("invalid_text", "text must be a string.")
+    locale = body.get("locale")
+    if locale is not None and (not isinstance(locale, str) or len(locale) > 35):
+        locale = None
+    client_msg_id = body.get("client_msg_id")
+    if client_msg_id is not None and (not isinstance(client_msg_id, str) or len(client_msg_id) > 64):
+        raise InvalidMessage("invalid_client_msg_id", "client_msg_id must be a string of up to 64 characters.")
+    return IncomingMessage(conversation_id, clean_text(raw), locale, client_msg_id)

@@ -1,0 +1,177 @@
+"""The whole assistant, as `make run` starts it: Rasa server, action server, web service.
+
+Chats over HTTP on 127.0.0.1 in every language, switches language mid-way,
+and sends the inputs buyers get wrong. Replies are identified by looking them
+up in the response catalogue, so each assertion names the response and the
+language it must be in.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bot.languages import SUPPORTED_LANGUAGES
+from bot.responses import Catalogue
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import Supervisor
+
+RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        web_port=free_port(), rasa_port=free_port(), action_port=free_port(),
+        store_name="Sol & Sea", support_email="help@solsea.test",
+        var_dir=tmp_path_factory.mktemp("var"),
+    )
+
+
+@pytest.fixture(scope="module")
+def assistant(settings: Settings) -> Iterator[Settings]:
+    if not settings.model_path.exists():
+        pytest.fail(f"no trained model at {settings.model_path}: run `make train`")
+    supervisor = Supervisor(settings, RASA, Path(settings.var_dir) / "logs")
+    try:
+        supervisor.start(supervisor.plan(), timeout=420)
+        yield settings
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture(scope="module")
+def known_texts(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Every text the assistant can say → (response name, language)."""
+    catalogue = Catalogue.load(PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "translations")
+    values = {"store_name": settings.store_name, "support_email": settings.support_email,
+              "max_length": settings.max_message_length}
+    texts = {}
+    for name in catalogue.names():
+        for language in SUPPORTED_LANGUAGES:
+            variants, used = catalogue.variants(name, language)
+            for variant in variants:
+                texts[catalogue.render(name, used, values, rng=_Fixed(variant))["text"]] = (name, used)  # type: ignore[index]
+    return texts
+
+
+class _Fixed:
+    """An rng whose choice is always the given variant (to render each variant)."""
+
+    def __init__(self, variant: dict[str, Any]) -> None:
+        self.variant = variant
+
+    def choice(self, options: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.variant
+
+
+class Chat:
+    def __init__(self, settings: Settings, known: dict[str, tuple[str, str]], locale: str | None = None) -> None:
+        self.url = f"http://127.0.0.1:{settings.web_port}/api/chat"
+        self.known = known
+        self.conversation_id = uuid.uuid4().hex
+        self.locale = locale
+
+    def send(self, text: str | None = None, payload: str | None = None) -> requests.Response:
+        body = {"conversation_id": self.conversation_id, "locale": self.locale, "text": text, "payload": payload}
+        return requests.post(self.url, json={k: v for k, v in body.items() if v is not None}, timeout=60)
+
+    def say(self, text: str | None = None, payload: str | None = None) -> list[tuple[str, str]]:
+        response = self.send(text, payload)
+        assert response.status_code == 200, response.text
+        messages = response.json()["messages"]
+        assert messages, f"no reply to {text or payload!r}"
+        unknown = [m.get("text") for m in messages if m.get("text") not in self.known]
+        assert not unknown, f"replies not in the catalogue: {unknown}"
+        return [self.known[m["text"]] for m in messages]
+
+
+GREETINGS = {
+    "en": "hi there", "zh": "你好", "es": "hola buenas", "fr": "bonjour", "de": "hallo",
+    "pt": "olá, bom dia", "ru": "привет", "ar": "مرحبا", "ja": "こんにちは", "ko": "안녕하세요",
+}
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_greeting_in_every_language(assistant: Settings, known_texts: dict[str, tuple[str, str]], language: str) -> None:
+    chat = Chat(assistant, known_texts)
+    assert chat.say(GREETINGS[language]) == [("utter_greet", language)]
+
+
+def test_spanish_conversation(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+    chat = Chat(assistant, known_texts, locale="es-MX")
+    assert chat.say("hola") == [("utter_greet", "es")]
+    assert chat.say("donde esta mi pedido 10234?") == [("utter_order_tracking_unavailable", "es")]
+    assert chat.say("ok") == [("utter_how_can_help", "es")]  # short: stays Spanish
+    assert chat.say("gracias") == [("utter_youre_welcome", "es")]
+    assert chat.say("adios") == [("utter_goodbye", "es")]
+
+
+def test_switch_language_by_asking(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+    chat = Chat(assistant, known_texts, locale="en-US")
+    assert chat.say("hello") == [("utter_greet", "en")]
+    assert chat.say("can we speak spanish?") == [("utter_language_changed", "es")]
+    assert {language for _, language in chat.say("👍")} == {"es"}  # an emoji keeps the new language
+    assert chat.say("muchas gracias") == [("utter_youre_welcome", "es")]
+
+
+def test_switch_language_by_writing_in_it(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+    chat = Chat(assistant, known_texts, locale="en-GB")
+    assert chat.say("hi") == [("utter_greet", "en")]
+    assert chat.say("bonjour, vous êtes un robot ?") == [("utter_iamabot", "fr")]
+    assert chat.say("merci beaucoup") == [("utter_youre_welcome", "fr")]
+    assert chat.say("ありがとうございます") == [("utter_youre_welcome", "ja")]
+
+
+def test_two_misunderstandings_offer_a_person(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+    chat = Chat(assistant, known_texts, locale="de-DE")
+    assert chat.say("hallo") == [("utter_greet", "de")]
+    first = chat.say("xqzv plmk")
+    second = chat.say("blorft wugga")
+    assert first == [("utter_default", "de")]
+    assert second == [("utter_offer_human", "de")]
+    assert chat.say(payload="/affirm") == [("utter_human_unavailable", "de")]
+
+
+def test_bad_input_gets_sensible_replies(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+    chat = Chat(assistant, known_texts, locale="fr-FR")
+    assert chat.say("bonjour") == [("utter_greet", "fr")]
+    assert chat.say("") == [("utter_empty_message", "fr")]
+    assert chat.say("   \n\t ") == [("utter_empty_message", "fr")]
+    assert chat.say("\x00\x07\x1b") == [("utter_empty_message", "fr")]
+    # Emoji only and control characters: answered in the conversation's language.
+    for text in ("👍👍🙏", "😀", "mer\x00ci\x07"):
+        assert {language for _, language in chat.say(text)} == {"fr"}, text
+    # Mixed scripts: answered, in one of the languages the buyer used.
+    assert {language for _, language in chat.say("mon order 订单 10234 ???")} <= {"fr", "zh"}
+
+    too_long = chat.send("a" * 10_000)
+    assert too_long.status_code == 413
+    error = too_long.json()["error"]
+    assert error["code"] == "message_too_long"
+    assert known_texts[error["detail"]][0] == "utter_message_too_long"
+
+
+def test_parse_shows_the_language_entity(assistant: Settings) -> None:
+    response = requests.post(f"http://127.0.0.1:{assistant.rasa_port}/model/parse",
+                             json={"text": "где мой заказ 10234"}, timeout=30)
+    entities = response.json()["entities"]
+    assert {"entity": "language", "value": "ru"} in [{k: e[k] for k in ("entity", "value")} for e in entities]
+    assert any(e["entity"] == "order_number" and e["value"] == "10234" for e in entities)
+
+
+def test_health_sees_rasa(assistant: Settings) -> None:
+    body = requests.get(f"http://127.0.0.1:{assistant.web_port}/health?deep=1", timeout=10).json()
+    assert body == {"status": "ok", "rasa": "up"}

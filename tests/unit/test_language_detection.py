@@ -1,0 +1,128 @@
+"""The language detector on what buyers really send: short, mixed, ambiguous."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.language_detection import LanguageDetector, Lexicon
+from bot.settings import PROJECT_ROOT
+from bot.training_data import nlu_examples
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    """The detector as the Rasa component trains it: with a lexicon from our NLU data."""
+    examples = nlu_examples(PROJECT_ROOT / "data" / "nlu")
+    return LanguageDetector(lexicon=Lexicon.learn((text, lang) for text, _, lang in examples))
+
+
+@pytest.mark.parametrize("text", ["ok", "OK", "👍", "👍🙏", "A12345", "#10234", "/affirm", "", "   ", "...", "12345"])
+@pytest.mark.parametrize("prior", ["fr", "ja", "ar"])
+def test_text_without_language_keeps_the_conversation_language(
+    detector: LanguageDetector, text: str, prior: str
+) -> None:
+    detection = detector.detect(text, conversation_language=prior)
+    assert detection.language == prior
+    assert detection.method == "prior"
+
+
+def test_browser_locale_is_the_prior_when_the_conversation_has_none(detector: LanguageDetector) -> None:
+    assert detector.detect("ok", locale_language="de").language == "de"
+    assert detector.detect("ok", conversation_language="es", locale_language="de").language == "es"
+
+
+def test_store_default_when_nothing_is_known(detector: LanguageDetector) -> None:
+    assert detector.detect("👍").language == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("我的订单到哪里了", "zh"),
+        ("退款", "zh"),
+        ("注文はどこですか", "ja"),
+        ("ありがとう", "ja"),
+        ("発送", "ja"),  # kanji only, but a form only Japanese writes
+        ("주문 어디에 있어요", "ko"),
+        ("감사", "ko"),
+        ("أين طلبي", "ar"),
+        ("شكرا", "ar"),
+        ("где мой заказ", "ru"),
+        ("спасибо", "ru"),
+    ],
+)
+def test_decisive_scripts(detector: LanguageDetector, text: str, language: str) -> None:
+    detection = detector.detect(text, conversation_language="en")
+    assert detection.language == language
+    assert detection.method == "script"
+
+
+def test_kanji_only_message_follows_a_japanese_conversation(detector: LanguageDetector) -> None:
+    assert detector.detect("注文番号", conversation_language="ja").language == "ja"
+    assert detector.detect("注文番号", conversation_language="en").language == "zh"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("where is my order please", "en"),
+        ("¿dónde está mi pedido?", "es"),
+        ("donde esta mi pedido", "es"),
+        ("où est ma commande s'il vous plaît", "fr"),
+        ("wo ist meine Bestellung", "de"),
+        ("cadê minha encomenda, não chegou", "pt"),
+    ],
+)
+def test_latin_sentences(detector: LanguageDetector, text: str, language: str) -> None:
+    assert detector.detect(text).language == language
+
+
+@pytest.mark.parametrize(("text", "prior"), [("si", "es"), ("ok merci", "fr"), ("ja", "de"), ("no", "pt")])
+def test_short_ambiguous_words_keep_the_conversation_language(
+    detector: LanguageDetector, text: str, prior: str
+) -> None:
+    assert detector.detect(text, conversation_language=prior).language == prior
+
+
+@pytest.mark.parametrize(
+    ("text", "prior", "switched_to"),
+    [
+        ("hola, ¿me puedes ayudar con mi pedido?", "en", "es"),
+        ("bonjour, je cherche ma commande", "en", "fr"),
+        ("hello, can you help me with my order?", "de", "en"),
+        ("你好，我想问一下", "en", "zh"),
+        ("こんにちは、注文について", "zh", "ja"),
+    ],
+)
+def test_a_few_words_in_another_language_switch(
+    detector: LanguageDetector, text: str, prior: str, switched_to: str
+) -> None:
+    assert detector.detect(text, conversation_language=prior).language == switched_to
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("我的order 10234在哪", "zh"), ("mi order no llega todavia", "es"), ("주문 status 알려주세요", "ko")],
+)
+def test_mixed_script_and_code_mixing(detector: LanguageDetector, text: str, language: str) -> None:
+    assert detector.detect(text).language == language
+
+
+def test_only_supported_languages_are_answered(detector: LanguageDetector) -> None:
+    # Italian and Dutch are not supported: the answer is still one of ours.
+    for text in ("dov'è il mio ordine", "waar is mijn bestelling"):
+        assert detector.detect(text).language in {"en", "es", "fr", "de", "pt"}
+
+
+def test_detection_is_deterministic() -> None:
+    texts = ["gracias", "merci", "obrigado", "danke", "thanks", "ciao bella"]
+    first = [LanguageDetector().detect(t) for t in texts]
+    second = [LanguageDetector().detect(t) for t in texts]
+    assert first == second
+
+
+def test_lexicon_round_trips_through_json(detector: LanguageDetector) -> None:
+    import json
+
+    data = json.loads(json.dumps(detector.lexicon.to_dict()))
+    assert Lexicon.from_dict(data) == detector.lexicon

@@ -1,0 +1,44 @@
+"""Settings come from the environment once, and refuse unsafe production values."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.web_port == 8000
+    assert settings.default_language == "en"
+    assert settings.nlg_url == "http://127.0.0.1:8000/nlg"
+
+
+def test_values_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"WEB_PORT": "9000", "STORE_NAME": "Sol", "DEFAULT_LANGUAGE": "ES", "NLG_TOKEN": "t"}
+    )
+    assert settings.web_port == 9000
+    assert settings.store_name == "Sol"
+    assert settings.default_language == "es"
+    assert settings.nlg_url.endswith("/nlg?token=t")
+    assert settings.process_environment()["NLG_URL"] == settings.nlg_url
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"WEB_PORT": "eighty"},
+        {"WEB_PORT": "-1"},
+        {"DEFAULT_LANGUAGE": "it"},
+        {"APP_ENV": "production"},
+        {"APP_ENV": "production", "SECRET_KEY": "dev-secret-change-me"},
+    ],
+)
+def test_bad_settings_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env(env)
+
+
+def test_production_with_a_real_secret_starts() -> None:
+    assert Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "x" * 40}).environment == "production"

@@ -1,0 +1,188 @@
+"""The web service against a stand-in Rasa server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.settings import Settings
+from bot.web.app import create_app
+
+Factory = Callable[..., Awaitable[Any]]
+
+
+class FakeRasa:
+    """Records what the web service relays and answers like Rasa's REST channel."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.status = 200
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", self.webhook)
+        app.router.add_get("/status", self.status_page)
+        return app
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.received.append(body)
+        if self.status != 200:
+            return web.Response(status=self.status, text="boom")
+        return web.json_response(
+            [{"recipient_id": body["sender"], "text": f"echo: {body['message']}",
+              "buttons": [{"title": "Yes", "payload": "/affirm"}]}]
+        )
+
+    async def status_page(self, request: web.Request) -> web.Response:
+        return web.json_response({"model_file": "current.tar.gz"})
+
+
+@pytest.fixture
+def fake_rasa() -> FakeRasa:
+    return FakeRasa()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa) -> TestClient:
+    server: TestServer = await aiohttp_server(fake_rasa.app())
+    settings = Settings(rasa_port=server.port, store_name="Sol Shop", max_message_length=2000,
+                        rasa_timeout_seconds=5)
+    return await aiohttp_client(create_app(settings))
+
+
+async def test_health(client: TestClient) -> None:
+    response = await client.get("/health?deep=1")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "rasa": "up"}
+
+
+async def test_chat_relays_to_rasa_with_conversation_and_locale(client: TestClient, fake_rasa: FakeRasa) -> None:
+    response = await client.post("/api/chat", json={"conversation_id": "c1", "text": " hola ", "locale": "es-MX",
+                                                      "client_msg_id": "m1"})
+    assert response.status == 200
+    body = await response.json()
+    assert body["conversation_id"] == "c1"
+    assert body["client_msg_id"] == "m1"
+    assert body["language"] == "es"
+    assert body["messages"] == [{"text": "echo: hola", "buttons": [{"title": "Yes", "payload": "/affirm"}]}]
+    assert fake_rasa.received == [
+        {"sender": "c1", "message": "hola", "metadata": {"conversation_language": None, "locale": "es-MX"}}
+    ]
+
+
+async def test_nlg_answers_in_the_slot_language_and_remembers_it(client: TestClient, fake_rasa: FakeRasa) -> None:
+    nlg = {"response": "utter_greet", "arguments": {}, "tracker": {"sender_id": "c2", "slots": {"language": "fr"}},
+           "channel": {"name": "rest"}}
+    response = await client.post("/nlg", json=nlg)
+    assert response.status == 200
+    text = (await response.json())["text"]
+    assert "Sol Shop" in text
+    assert "Bonjour" in text or "bonjour" in text.lower()
+    # The next message of c2 carries French as the conversation's language.
+    await client.post("/api/chat", json={"conversation_id": "c2", "text": "ok"})
+    assert fake_rasa.received[-1]["metadata"]["conversation_language"] == "fr"
+
+
+async def test_nlg_language_argument_overrides_the_slot(client: TestClient) -> None:
+    nlg = {"response": "utter_language_changed", "arguments": {"language": "ja"},
+           "tracker": {"sender_id": "c3", "slots": {"language": "en"}}}
+    english = await (await client.post("/nlg", json={**nlg, "arguments": {}})).json()
+    japanese = await (await client.post("/nlg", json=nlg)).json()
+    assert japanese["text"] != english["text"]
+    assert "日本語" in japanese["text"]
+
+
+async def test_nlg_buttons_and_unknown_language(client: TestClient) -> None:
+    nlg = {"response": "utter_offer_human", "tracker": {"sender_id": "c4", "slots": {"language": "xx"}}}
+    body = await (await client.post("/nlg", json=nlg)).json()
+    assert [b["payload"] for b in body["buttons"]] == ["/affirm", "/deny"]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"response": 5}'])
+async def test_nlg_rejects_garbage(client: TestClient, body: bytes) -> None:
+    response = await client.post("/nlg", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x01", "\u200b\u200b"])
+async def test_empty_messages_get_a_reply_not_an_error(client: TestClient, fake_rasa: FakeRasa, text: str) -> None:
+    response = await client.post("/api/chat", json={"conversation_id": "c5", "text": text, "locale": "de-DE"})
+    assert response.status == 200
+    body = await response.json()
+    assert body["language"] == "de"
+    assert body["messages"][0]["text"]
+    assert fake_rasa.received == []
+
+
+async def test_oversize_message_gets_a_clear_error_in_the_buyers_language(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
+    response = await client.post("/api/chat", json={"conversation_id": "c6", "text": "a" * 10_000, "locale": "fr"})
+    assert response.status == 413
+    error = (await response.json())["error"]
+    assert error["code"] == "message_too_long"
+    assert "2000" in error["detail"]
+    assert error["language"] == "fr"
+    assert fake_rasa.received == []
+
+
+async def test_oversize_body_is_refused_before_parsing(client: TestClient) -> None:
+    response = await client.post("/api/chat", data=b"{" + b" " * 70_000 + b"}",
+                                 headers={"Content-Type": "application/json", "Accept-Language": "pt-BR"})
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b"\xff\xfe", 400, "invalid_json"),
+        (b'{"conversation_id": "../x", "text": "hi"}', 400, "invalid_conversation_id"),
+        (b'{"conversation_id": "c7", "text": 12}', 400, "invalid_text"),
+    ],
+)
+async def test_malformed_requests(client: TestClient, body: bytes, status: int, code: str) -> None:
+    response = await client.post("/api/chat", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == status
+    assert (await response.json())["error"]["code"] == code
+
+
+async def test_control_characters_and_emoji_reach_rasa_cleaned(client: TestClient, fake_rasa: FakeRasa) -> None:
+    response = await client.post("/api/chat", json={"conversation_id": "c8", "text": "hi\x00 there 👍\u202e"})
+    assert response.status == 200
+    assert fake_rasa.received[-1]["message"] == "hi there 👍"
+
+
+async def test_rasa_failure_is_a_503_in_the_buyers_language(client: TestClient, fake_rasa: FakeRasa) -> None:
+    fake_rasa.status = 500
+    response = await client.post("/api/chat", json={"conversation_id": "c9", "text": "hola", "locale": "es"})
+    assert response.status == 503
+    error = (await response.json())["error"]
+    assert error["code"] == "assistant_unavailable"
+    assert error["language"] == "es"
+
+
+async def test_rasa_down_is_a_503(aiohttp_client: Factory, unused_tcp_port_factory: Callable[[], int]) -> None:
+    client = await aiohttp_client(create_app(Settings(rasa_port=unused_tcp_port_factory(), rasa_timeout_seconds=2)))
+    response = await client.post("/api/chat", json={"conversation_id": "c10", "text": "hello"})
+    assert response.status == 503
+    health = await (await client.get("/health?deep=1")).json()
+    assert health["rasa"] == "down"
+
+
+async def test_unknown_route_is_json(client: TestClient) -> None:
+    response = await client.get("/nope")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_test_page_is_served(client: TestClient) -> None:
+    response = await client.get("/")
+    assert response.status == 200
+    assert "textContent" in await response.text()
