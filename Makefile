@@ -90,4 +90,4 @@ lock:
 	  rm -rf /tmp/lock-$$env && $$py -m venv /tmp/lock-$$env && \
 	  /tmp/lock-$$env/bin/pip install -q --upgrade "pip==24.0" && \
 	  /tmp/lock-$$env/bin/pip install -q -r requirements/$$env.in && \
-	  /tmp/lock-$$env/bin/pip freeze > requirements/$$env.lock; done
+	  /tmp/lock-$$env/bin/pip freeze --all | grep -v '^pip==' > requirements/$$env.lock; done

@@ -80,8 +80,10 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
     for language in [*SUPPORTED_LANGUAGES, "mean"]:
         if language == "mean":
             row = {
-                name: {k: sum(acc[name][lang][k] for lang in SUPPORTED_LANGUAGES) / len(SUPPORTED_LANGUAGES)
-                       for k in KINDS}
+                name: {
+                    k: sum(acc[name][lang][k] for lang in SUPPORTED_LANGUAGES) / len(SUPPORTED_LANGUAGES)
+                    for k in KINDS
+                }
                 for name in acc
             }
         else:

@@ -62,7 +62,7 @@ async def evaluate(model: Path) -> dict[str, object]:
                 oos["found"] += predicted == "out_of_scope"
         correct = sum(g == p for g, p in pairs)
         results[language] = {"accuracy": correct / len(pairs), "macro_f1": macro_f1(pairs), "n": len(pairs)}
-        errors[language] = [(t, g, p) for (t, g), (_, p) in zip(examples, pairs) if g != p]
+        errors[language] = [(t, g, p) for (t, g), (_, p) in zip(examples, pairs, strict=True) if g != p]
     return {"per_language": results, "oos_recall": oos["found"] / oos["total"], "errors": errors}
 
 
@@ -76,7 +76,8 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
     lines.append(
         f"| **all** | {sum(per[lang]['n'] for lang in SUPPORTED_LANGUAGES)} "
         f"| {sum(accuracies) / len(accuracies) * 100:.1f}% (mean) "
-        f"| {sum(per[lang]['macro_f1'] for lang in SUPPORTED_LANGUAGES) / len(accuracies) * 100:.1f}% (mean) |"
+        f"| {sum(per[lang]['macro_f1'] for lang in SUPPORTED_LANGUAGES) / len(accuracies) * 100:.1f}% "
+        "(mean) |"
     )
     lines.append("")
     lines.append(

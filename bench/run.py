@@ -42,8 +42,14 @@ def environment() -> dict[str, str]:
 
 
 def nlu_figures() -> dict:  # type: ignore[type-arg]
-    out = subprocess.run([str(RASA_PY), "bench/nlu.py", "--json"], cwd=ROOT, env=environment(),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(RASA_PY), "bench/nlu.py", "--json"],
+        cwd=ROOT,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -54,9 +60,23 @@ def training_figures() -> dict[str, float]:
         env["RASA_CACHE_DIRECTORY"] = str(Path(tmp) / "cache")  # cold: nothing reused
         start = time.perf_counter()
         subprocess.run(
-            [str(RASA), "train", "--out", tmp, "--fixed-model-name", "bench",
-             "--data", "data/nlu", "data/rules", "data/stories"],
-            cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(RASA),
+                "train",
+                "--out",
+                tmp,
+                "--fixed-model-name",
+                "bench",
+                "--data",
+                "data/nlu",
+                "data/rules",
+                "data/stories",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -95,14 +115,30 @@ def memory_figures() -> dict[str, float]:
         supervisor = Supervisor(settings, RASA, Path(tmp) / "logs")
         try:
             supervisor.start(supervisor.plan(), timeout=420)
-            texts = ["hi", "你好", "hola", "bonjour", "hallo", "olá", "привет", "مرحبا", "こんにちは", "안녕하세요"]
+            texts = [
+                "hi",
+                "你好",
+                "hola",
+                "bonjour",
+                "hallo",
+                "olá",
+                "привет",
+                "مرحبا",
+                "こんにちは",
+                "안녕하세요",
+            ]
             latencies = []
             for i in range(50):
                 start = time.perf_counter()
-                requests.post(f"http://127.0.0.1:{settings.web_port}/api/chat",
-                              json={"conversation_id": uuid.uuid4().hex, "text": texts[i % 10]}, timeout=60)
+                requests.post(
+                    f"http://127.0.0.1:{settings.web_port}/api/chat",
+                    json={"conversation_id": uuid.uuid4().hex, "text": texts[i % 10]},
+                    timeout=60,
+                )
                 latencies.append((time.perf_counter() - start) * 1000)
-            figures = {child.name: rss_mb(child.process.pid) for child in supervisor.children if child.process}
+            figures = {
+                child.name: rss_mb(child.process.pid) for child in supervisor.children if child.process
+            }
             latencies.sort()
             figures["latency_p50_ms"] = latencies[len(latencies) // 2]
             figures["latency_p95_ms"] = latencies[int(len(latencies) * 0.95) - 1]
@@ -119,8 +155,10 @@ def conditions() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}), "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def main() -> None:
@@ -141,7 +179,7 @@ Figures are from one run on this machine; they are not timed tests.
 ## Language identification
 
 Our detector (`bot/language_detection.py`) against plain langdetect (seeded, all 55
-languages), on {lang['n_texts']} texts written separately from the training data
+languages), on {lang["n_texts"]} texts written separately from the training data
 (`bench/data/langid/`): 120 single words, 120 word pairs and 60 sentences per language.
 No conversation or locale prior is given: this is the text alone, the hardest case.
 Goals: ≥ 85% on single words, ≥ 96% on pairs (mean over the 10 languages), ≥ 99% on
@@ -151,7 +189,7 @@ sentences, ≥ 500 texts/s.
 
 ## Intent classification
 
-The trained model (`models/current.tar.gz`) on {sum(r['n'] for r in intents['per_language'].values())}
+The trained model (`models/current.tar.gz`) on {sum(r["n"] for r in intents["per_language"].values())}
 messages written independently of the training examples (`bench/data/nlu/`), 172 per
 language, parsed one by one without conversation priors. A message the classifier is
 unsure of (nlu_fallback) counts as wrong. Goals: ≥ 95% in every language, the worst
@@ -162,19 +200,19 @@ within 3 points of the best, out_of_scope recall ≥ 80%.
 ## Training time and memory
 
 Full model (NLU pipeline + policies), trained from scratch with an empty cache, on
-{os.cpu_count()} cores: **{training['seconds'] / 60:.1f} min** (goal ≤ 5 min), peak resident memory
-{training['peak_rss_mb']:.0f} MB.
+{os.cpu_count()} cores: **{training["seconds"] / 60:.1f} min** (goal ≤ 5 min), peak resident memory
+{training["peak_rss_mb"]:.0f} MB.
 
 Resident memory of each process after 50 messages in 10 languages:
 
 | process | resident memory |
 | --- | --- |
-| Rasa server | {memory['rasa']:.0f} MB |
-| action server | {memory['actions']:.0f} MB |
-| web service | {memory['web']:.0f} MB |
+| Rasa server | {memory["rasa"]:.0f} MB |
+| action server | {memory["actions"]:.0f} MB |
+| web service | {memory["web"]:.0f} MB |
 
 Reply latency through the whole assistant over those 50 messages (one at a time, SQLite
-tracker store): p50 {memory['latency_p50_ms']:.0f} ms, p95 {memory['latency_p95_ms']:.0f} ms.
+tracker store): p50 {memory["latency_p50_ms"]:.0f} ms, p95 {memory["latency_p95_ms"]:.0f} ms.
 """
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text(document, encoding="utf-8")

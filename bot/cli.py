@@ -21,7 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument(
-            "--rasa", type=Path, default=PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa",
+            "--rasa",
+            type=Path,
+            default=PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa",
             help="the rasa executable of Rasa's environment",
         )
     args = parser.parse_args(argv)
@@ -37,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from bot.web.app import create_app
 
-        web.run_app(create_app(settings), host=settings.host, port=settings.web_port,
-                    print=None, shutdown_timeout=5)
+        web.run_app(
+            create_app(settings), host=settings.host, port=settings.web_port, print=None, shutdown_timeout=5
+        )
         return 0
 
     from bot.supervisor import run

@@ -28,10 +28,11 @@ import math
 import re
 import threading
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 
@@ -43,10 +44,56 @@ LATIN_LANGUAGES: tuple[str, ...] = tuple(
 #: Words that say nothing about the writer's language: typed the same way by
 #: buyers everywhere.
 NEUTRAL_WORDS: frozenset[str] = frozenset(
-    {"ok", "okay", "okey", "oki", "okk", "k", "kk", "lol", "haha", "hahaha", "jaja", "hmm",
-     "hm", "xd", "wow", "pls", "plz", "thx", "bye", "hi", "hello", "hey", "cool", "super",
-     "top", "yes", "no", "si", "sms", "email", "mail", "paypal", "visa", "dhl", "ups", "fedex",
-     "usps", "id", "ps", "ah", "oh", "eh", "uh", "oops", "vip", "usb", "iphone", "android"}
+    {
+        "ok",
+        "okay",
+        "okey",
+        "oki",
+        "okk",
+        "k",
+        "kk",
+        "lol",
+        "haha",
+        "hahaha",
+        "jaja",
+        "hmm",
+        "hm",
+        "xd",
+        "wow",
+        "pls",
+        "plz",
+        "thx",
+        "bye",
+        "hi",
+        "hello",
+        "hey",
+        "cool",
+        "super",
+        "top",
+        "yes",
+        "no",
+        "si",
+        "sms",
+        "email",
+        "mail",
+        "paypal",
+        "visa",
+        "dhl",
+        "ups",
+        "fedex",
+        "usps",
+        "id",
+        "ps",
+        "ah",
+        "oh",
+        "eh",
+        "uh",
+        "oops",
+        "vip",
+        "usb",
+        "iphone",
+        "android",
+    }
 )
 
 #: A message with fewer letters than this (after removing neutral words) is too
@@ -98,8 +145,15 @@ SIMPLIFIED_ONLY_HAN = frozenset(
 
 #: Weight of one character of each script when scripts are mixed: one Han or
 #: Hangul character carries about as much as a short Latin word.
-_SCRIPT_WEIGHT = {"hangul": 3.0, "kana": 3.0, "han": 3.0, "arabic": 1.0, "cyrillic": 1.0,
-                  "latin": 1.0, "other": 0.5}
+_SCRIPT_WEIGHT = {
+    "hangul": 3.0,
+    "kana": 3.0,
+    "han": 3.0,
+    "arabic": 1.0,
+    "cyrillic": 1.0,
+    "latin": 1.0,
+    "other": 0.5,
+}
 
 
 @dataclass(frozen=True)
@@ -188,9 +242,7 @@ def _latin_words(text: str) -> list[str]:
     return [
         word
         for word in _TOKEN_RE.findall(text.casefold())
-        if len(word) > 1
-        and all(_script_of(c) == "latin" for c in word)
-        and _fold(word) not in NEUTRAL_WORDS
+        if len(word) > 1 and all(_script_of(c) == "latin" for c in word) and _fold(word) not in NEUTRAL_WORDS
     ]
 
 
@@ -216,10 +268,10 @@ class LanguageDetector:
         self.lexicon = lexicon or Lexicon()
         self.default_language = default_language
         self._seed = seed
-        self._factory = None
+        self._factory: Any = None
         self._lock = threading.Lock()
 
-    def _langdetect_factory(self):  # type: ignore[no-untyped-def]
+    def _langdetect_factory(self) -> Any:
         """Load langdetect profiles of the Latin-script languages, once, on first use."""
         with self._lock:
             if self._factory is None:
@@ -246,11 +298,12 @@ class LanguageDetector:
         """
         detector = self._langdetect_factory().create()
         detector.append(text)
-        grams = detector._extract_ngrams()  # noqa: SLF001 - its normalisation, not a copy of it
+        # langdetect's own n-gram extraction (its character normalisation), not a copy.
+        grams = detector._extract_ngrams()
         smoothing = detector.alpha / detector.BASE_FREQ
         scores = dict.fromkeys(detector.langlist, 0.0)
         for gram in grams:
-            for lang, probability in zip(detector.langlist, detector.word_lang_prob_map[gram]):
+            for lang, probability in zip(detector.langlist, detector.word_lang_prob_map[gram], strict=True):
                 scores[lang] += math.log(smoothing + probability)
         return {_FROM_PROFILE.get(lang, lang): score for lang, score in scores.items()}
 
@@ -275,7 +328,7 @@ class LanguageDetector:
             # A button payload such as "/affirm": not something the buyer wrote.
             return Detection(prior, 1.0, "prior")
 
-        weights: Counter[str] = Counter()
+        weights: defaultdict[str, float] = defaultdict(float)
         for char in cleaned:
             script = _script_of(char)
             if script:
@@ -283,7 +336,7 @@ class LanguageDetector:
         # Letters in order numbers ("A12345") and neutral words ("ok") don't count.
         latin_words = _latin_words(cleaned)
         weights["latin"] = float(sum(len(w) for w in latin_words))
-        if not +weights:
+        if not any(weight > 0 for weight in weights.values()):
             return Detection(prior, 1.0, "prior")
 
         script, weight = max(weights.items(), key=lambda item: (item[1], item[0]))

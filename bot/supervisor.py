@@ -8,6 +8,7 @@ if one dies, the others are stopped too, so nothing is left half-running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -55,10 +56,19 @@ class Supervisor:
                 Child(
                     "rasa",
                     [
-                        str(self.rasa_executable), "run", "--enable-api",
-                        "--interface", "127.0.0.1", "--port", str(s.rasa_port),
-                        "--model", str(s.model_path),
-                        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                        str(self.rasa_executable),
+                        "run",
+                        "--enable-api",
+                        "--interface",
+                        "127.0.0.1",
+                        "--port",
+                        str(s.rasa_port),
+                        "--model",
+                        str(s.model_path),
+                        "--endpoints",
+                        "endpoints.yml",
+                        "--credentials",
+                        "credentials.yml",
                     ],
                     f"http://127.0.0.1:{s.rasa_port}/status",
                 )
@@ -81,7 +91,11 @@ class Supervisor:
             child.log_path = self.log_dir / f"{child.name}.log"
             log = child.log_path.open("ab")
             child.process = subprocess.Popen(
-                child.command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                child.command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             log.close()
@@ -110,10 +124,8 @@ class Supervisor:
         """SIGTERM every child, wait up to ``grace`` seconds, then SIGKILL what is left."""
         for child in self.children:
             if child.process and child.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + grace
         for child in self.children:
             if child.process is None:
@@ -121,10 +133,8 @@ class Supervisor:
             try:
                 child.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 child.process.wait()
         self.children.clear()
 
@@ -152,8 +162,14 @@ def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
         print("Starting the action server, the web service and the Rasa server (about a minute)...")
         supervisor.start(supervisor.plan(with_rasa_server=not shell))
         if shell:
-            command = [str(rasa_executable), "shell", "--model", str(settings.model_path),
-                       "--endpoints", "endpoints.yml"]
+            command = [
+                str(rasa_executable),
+                "shell",
+                "--model",
+                str(settings.model_path),
+                "--endpoints",
+                "endpoints.yml",
+            ]
             return subprocess.call(command, cwd=PROJECT_ROOT, env=supervisor.environment())
         print(
             "\nReady.\n"
@@ -165,8 +181,7 @@ def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
             flush=True,
         )
         child = supervisor.wait_any_exit()
-        print(f"{child.name} stopped unexpectedly; see {child.log_path}. Stopping the rest.",
-              file=sys.stderr)
+        print(f"{child.name} stopped unexpectedly; see {child.log_path}. Stopping the rest.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\nStopping...")

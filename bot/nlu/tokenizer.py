@@ -20,7 +20,6 @@ from bot.languages import DEFAULT_LANGUAGE
 from bot.nlu.language_detector import LANGUAGE_ATTRIBUTE
 from bot.tokenization import Tokenizers
 
-
 _ORDER_CODE_RE = re.compile(r"[A-Za-z]*[0-9]+")
 _PIECE_RE = re.compile(r"[0-9０-９]+|[^\W0-9０-９_]+", re.UNICODE)
 

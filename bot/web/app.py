@@ -95,13 +95,16 @@ async def error_middleware(
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
         language = reply_language(request)
-        message = render(request, "utter_message_too_long", language,
-                         max_length=request.app[SETTINGS].max_message_length)
+        message = render(
+            request, "utter_message_too_long", language, max_length=request.app[SETTINGS].max_message_length
+        )
         return error_response(413, "too_large", message["text"], language=language)
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return error_response(error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason)
+        return error_response(
+            error.status, error.reason.lower().replace(" ", "_"), error.text or error.reason
+        )
     except Exception:
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side.")
@@ -112,9 +115,7 @@ async def health(request: web.Request) -> web.Response:
     body: dict[str, Any] = {"status": "ok"}
     if request.query.get("deep"):
         try:
-            async with request.app[RASA_SESSION].get(
-                "/status", timeout=ClientTimeout(total=3)
-            ) as response:
+            async with request.app[RASA_SESSION].get("/status", timeout=ClientTimeout(total=3)) as response:
                 body["rasa"] = "up" if response.status == 200 else f"http {response.status}"
         except (ClientError, TimeoutError):
             body["rasa"] = "down"
@@ -138,10 +139,12 @@ async def chat(request: web.Request) -> web.Response:
 
     language = reply_language(request, message)
     if len(message.text) > settings.max_message_length:
-        text = render(request, "utter_message_too_long", language,
-                      max_length=settings.max_message_length)["text"]
-        return error_response(413, "message_too_long", text, language=language,
-                              conversation_id=message.conversation_id)
+        text = render(request, "utter_message_too_long", language, max_length=settings.max_message_length)[
+            "text"
+        ]
+        return error_response(
+            413, "message_too_long", text, language=language, conversation_id=message.conversation_id
+        )
     if not message.text:
         return _chat_reply(message, language, [render(request, "utter_empty_message", language)])
 
@@ -160,8 +163,9 @@ async def chat(request: web.Request) -> web.Response:
     except (ClientError, TimeoutError, json.JSONDecodeError) as error:
         logger.error("Rasa unavailable for %s: %s", message.conversation_id, error)
         text = render(request, "utter_service_unavailable", language)["text"]
-        return error_response(503, "assistant_unavailable", text, language=language,
-                              conversation_id=message.conversation_id)
+        return error_response(
+            503, "assistant_unavailable", text, language=language, conversation_id=message.conversation_id
+        )
     language = request.app[LANGUAGES].get(message.conversation_id) or language
     return _chat_reply(message, language, [_reply(r) for r in replies if isinstance(r, dict)])
 
@@ -203,9 +207,9 @@ async def nlg(request: web.Request) -> web.Response:
         return error_response(400, "invalid_json", "The request body must be valid JSON.")
     if not isinstance(body, dict) or not isinstance(body.get("response"), str):
         return error_response(400, "invalid_body", "Expected {response, arguments, tracker}.")
-    arguments = body.get("arguments") if isinstance(body.get("arguments"), dict) else {}
-    tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
-    slots = tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {}
+    arguments: dict[str, Any] = _mapping(body.get("arguments"))
+    tracker: dict[str, Any] = _mapping(body.get("tracker"))
+    slots: dict[str, Any] = _mapping(tracker.get("slots"))
     language = (
         normalise_language(arguments.get("language"))
         or normalise_language(slots.get("language"))
@@ -216,13 +220,20 @@ async def nlg(request: web.Request) -> web.Response:
         request.app[LANGUAGES].set(sender, language)
     values = {k: v for k, v in slots.items() if isinstance(v, (str, int, float))}
     values.update({k: v for k, v in arguments.items() if isinstance(v, (str, int, float))})
-    values.update(store_name=settings.store_name, support_email=settings.support_email,
-                  max_length=settings.max_message_length)
+    values.update(
+        store_name=settings.store_name,
+        support_email=settings.support_email,
+        max_length=settings.max_message_length,
+    )
     message = request.app[CATALOGUE].render(body["response"], language, values)
     if message is None:
         logger.error("Rasa asked for unknown response %s", body["response"])
         return web.json_response({"text": None})
     return web.json_response(message)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 async def index(request: web.Request) -> web.FileResponse:

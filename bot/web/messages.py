@@ -66,5 +66,7 @@ def parse_incoming(body: object) -> IncomingMessage:
         locale = None
     client_msg_id = body.get("client_msg_id")
     if client_msg_id is not None and (not isinstance(client_msg_id, str) or len(client_msg_id) > 64):
-        raise InvalidMessage("invalid_client_msg_id", "client_msg_id must be a string of up to 64 characters.")
+        raise InvalidMessage(
+            "invalid_client_msg_id", "client_msg_id must be a string of up to 64 characters."
+        )
     return IncomingMessage(conversation_id, clean_text(raw), locale, client_msg_id)

@@ -34,11 +34,16 @@ def main() -> int:
 
     core_test._clean_entity_results = without_language
     sys.argv = [
-        "rasa", "test", "core",
-        "--model", args.model,
-        "--stories", args.stories,
+        "rasa",
+        "test",
+        "core",
+        "--model",
+        args.model,
+        "--stories",
+        args.stories,
         "--fail-on-prediction-errors",
-        "--out", str(ROOT / "var" / "story-results"),
+        "--out",
+        str(ROOT / "var" / "story-results"),
         "--no-plot",
     ]
     try:

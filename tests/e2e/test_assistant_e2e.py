@@ -34,8 +34,11 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
-        web_port=free_port(), rasa_port=free_port(), action_port=free_port(),
-        store_name="Sol & Sea", support_email="help@solsea.test",
+        web_port=free_port(),
+        rasa_port=free_port(),
+        action_port=free_port(),
+        store_name="Sol & Sea",
+        support_email="help@solsea.test",
         var_dir=tmp_path_factory.mktemp("var"),
     )
 
@@ -56,8 +59,11 @@ def assistant(settings: Settings) -> Iterator[Settings]:
 def known_texts(settings: Settings) -> dict[str, tuple[str, str]]:
     """Every text the assistant can say → (response name, language)."""
     catalogue = Catalogue.load(PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "translations")
-    values = {"store_name": settings.store_name, "support_email": settings.support_email,
-              "max_length": settings.max_message_length}
+    values = {
+        "store_name": settings.store_name,
+        "support_email": settings.support_email,
+        "max_length": settings.max_message_length,
+    }
     texts = {}
     for name in catalogue.names():
         for language in SUPPORTED_LANGUAGES:
@@ -78,14 +84,21 @@ class _Fixed:
 
 
 class Chat:
-    def __init__(self, settings: Settings, known: dict[str, tuple[str, str]], locale: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, known: dict[str, tuple[str, str]], locale: str | None = None
+    ) -> None:
         self.url = f"http://127.0.0.1:{settings.web_port}/api/chat"
         self.known = known
         self.conversation_id = uuid.uuid4().hex
         self.locale = locale
 
     def send(self, text: str | None = None, payload: str | None = None) -> requests.Response:
-        body = {"conversation_id": self.conversation_id, "locale": self.locale, "text": text, "payload": payload}
+        body = {
+            "conversation_id": self.conversation_id,
+            "locale": self.locale,
+            "text": text,
+            "payload": payload,
+        }
         return requests.post(self.url, json={k: v for k, v in body.items() if v is not None}, timeout=60)
 
     def say(self, text: str | None = None, payload: str | None = None) -> list[tuple[str, str]]:
@@ -99,13 +112,23 @@ class Chat:
 
 
 GREETINGS = {
-    "en": "hi there", "zh": "你好", "es": "hola buenas", "fr": "bonjour", "de": "hallo",
-    "pt": "olá, bom dia", "ru": "привет", "ar": "مرحبا", "ja": "こんにちは", "ko": "안녕하세요",
+    "en": "hi there",
+    "zh": "你好",
+    "es": "hola buenas",
+    "fr": "bonjour",
+    "de": "hallo",
+    "pt": "olá, bom dia",
+    "ru": "привет",
+    "ar": "مرحبا",
+    "ja": "こんにちは",
+    "ko": "안녕하세요",
 }
 
 
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
-def test_greeting_in_every_language(assistant: Settings, known_texts: dict[str, tuple[str, str]], language: str) -> None:
+def test_greeting_in_every_language(
+    assistant: Settings, known_texts: dict[str, tuple[str, str]], language: str
+) -> None:
     chat = Chat(assistant, known_texts)
     assert chat.say(GREETINGS[language]) == [("utter_greet", language)]
 
@@ -127,7 +150,9 @@ def test_switch_language_by_asking(assistant: Settings, known_texts: dict[str, t
     assert chat.say("muchas gracias") == [("utter_youre_welcome", "es")]
 
 
-def test_switch_language_by_writing_in_it(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+def test_switch_language_by_writing_in_it(
+    assistant: Settings, known_texts: dict[str, tuple[str, str]]
+) -> None:
     chat = Chat(assistant, known_texts, locale="en-GB")
     assert chat.say("hi") == [("utter_greet", "en")]
     assert chat.say("bonjour, vous êtes un robot ?") == [("utter_iamabot", "fr")]
@@ -135,7 +160,9 @@ def test_switch_language_by_writing_in_it(assistant: Settings, known_texts: dict
     assert chat.say("ありがとうございます") == [("utter_youre_welcome", "ja")]
 
 
-def test_two_misunderstandings_offer_a_person(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+def test_two_misunderstandings_offer_a_person(
+    assistant: Settings, known_texts: dict[str, tuple[str, str]]
+) -> None:
     chat = Chat(assistant, known_texts, locale="de-DE")
     assert chat.say("hallo") == [("utter_greet", "de")]
     first = chat.say("xqzv plmk")
@@ -145,7 +172,9 @@ def test_two_misunderstandings_offer_a_person(assistant: Settings, known_texts: 
     assert chat.say(payload="/affirm") == [("utter_human_unavailable", "de")]
 
 
-def test_bad_input_gets_sensible_replies(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
+def test_bad_input_gets_sensible_replies(
+    assistant: Settings, known_texts: dict[str, tuple[str, str]]
+) -> None:
     chat = Chat(assistant, known_texts, locale="fr-FR")
     assert chat.say("bonjour") == [("utter_greet", "fr")]
     assert chat.say("") == [("utter_empty_message", "fr")]
@@ -165,8 +194,11 @@ def test_bad_input_gets_sensible_replies(assistant: Settings, known_texts: dict[
 
 
 def test_parse_shows_the_language_entity(assistant: Settings) -> None:
-    response = requests.post(f"http://127.0.0.1:{assistant.rasa_port}/model/parse",
-                             json={"text": "где мой заказ 10234"}, timeout=30)
+    response = requests.post(
+        f"http://127.0.0.1:{assistant.rasa_port}/model/parse",
+        json={"text": "где мой заказ 10234"},
+        timeout=30,
+    )
     entities = response.json()["entities"]
     assert {"entity": "language", "value": "ru"} in [{k: e[k] for k in ("entity", "value")} for e in entities]
     assert any(e["entity"] == "order_number" and e["value"] == "10234" for e in entities)

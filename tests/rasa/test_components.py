@@ -30,7 +30,9 @@ def trained(model_storage: ModelStorage, execution_context: ExecutionContext) ->
     return LanguageDetectorComponent.load({}, model_storage, resource, execution_context)
 
 
-def test_training_examples_are_tagged_with_their_declared_language(trained: LanguageDetectorComponent) -> None:
+def test_training_examples_are_tagged_with_their_declared_language(
+    trained: LanguageDetectorComponent,
+) -> None:
     data = TrainingData([example("ok", "affirm", "fr"), example("hello", "greet", "de")])
     trained.process_training_data(data)
     assert [m.get("language") for m in data.training_examples] == ["fr", "de"]

@@ -20,7 +20,11 @@ def user(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -
     return {
         "event": "user",
         "text": text,
-        "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": entities or [], "text": text},
+        "parse_data": {
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": entities or [],
+            "text": text,
+        },
     }
 
 
@@ -29,7 +33,9 @@ def bot_action(name: str) -> dict[str, Any]:
 
 
 def tracker(events: list[dict[str, Any]], slots: dict[str, Any] | None = None) -> Tracker:
-    latest = next((e["parse_data"] | {"text": e["text"]} for e in reversed(events) if e["event"] == "user"), {})
+    latest = next(
+        (e["parse_data"] | {"text": e["text"]} for e in reversed(events) if e["event"] == "user"), {}
+    )
     return Tracker.from_dict(
         {
             "sender_id": "test",
@@ -56,7 +62,12 @@ async def run(action: Any, t: Tracker) -> tuple[list[Any], CollectingDispatcher]
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("can we speak spanish?", "es"), ("auf deutsch bitte", "de"), ("日本語でお願いします", "ja"), ("한국어로", "ko")],
+    [
+        ("can we speak spanish?", "es"),
+        ("auf deutsch bitte", "de"),
+        ("日本語でお願いします", "ja"),
+        ("한국어로", "ko"),
+    ],
 )
 async def test_change_language_from_text(text: str, language: str) -> None:
     events, dispatcher = await run(ActionChangeLanguage(), tracker([user(text, "change_language")]))
@@ -68,7 +79,9 @@ async def test_change_language_from_text(text: str, language: str) -> None:
 
 async def test_change_language_from_a_button_entity() -> None:
     entity = {"entity": "requested_language", "value": "pt"}
-    events, _ = await run(ActionChangeLanguage(), tracker([user("/change_language", "change_language", [entity])]))
+    events, _ = await run(
+        ActionChangeLanguage(), tracker([user("/change_language", "change_language", [entity])])
+    )
     assert events == [SlotSet("language", "pt")]
 
 
@@ -80,8 +93,14 @@ async def test_unsupported_or_unnamed_language(text: str) -> None:
 
 
 def test_misunderstandings_are_counted_in_a_row_only() -> None:
-    events = [user("asdf", "nlu_fallback"), bot_action("action_handle_fallback"), user("hi", "greet"),
-              user("qwer", "nlu_fallback"), bot_action("action_handle_fallback"), user("zxcv", "nlu_fallback")]
+    events = [
+        user("asdf", "nlu_fallback"),
+        bot_action("action_handle_fallback"),
+        user("hi", "greet"),
+        user("qwer", "nlu_fallback"),
+        bot_action("action_handle_fallback"),
+        user("zxcv", "nlu_fallback"),
+    ]
     assert misunderstandings_in_a_row(tracker(events)) == 2
     assert misunderstandings_in_a_row(tracker([user("hi", "greet")])) == 0
 
@@ -93,7 +112,11 @@ async def test_first_misunderstanding_asks_to_rephrase() -> None:
 
 
 async def test_second_misunderstanding_in_a_row_offers_a_person() -> None:
-    history = [user("asdf", "nlu_fallback"), bot_action("action_handle_fallback"), user("qwer", "nlu_fallback")]
+    history = [
+        user("asdf", "nlu_fallback"),
+        bot_action("action_handle_fallback"),
+        user("qwer", "nlu_fallback"),
+    ]
     events, dispatcher = await run(ActionHandleFallback(), tracker(history))
     assert responses(dispatcher) == ["utter_offer_human"]
     assert events == [SlotSet("human_offered", True)]
@@ -119,6 +142,15 @@ def test_every_action_is_in_the_domain() -> None:
     from bot.settings import PROJECT_ROOT
 
     domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    names = {a().name() for a in (ActionChangeLanguage, ActionHandleFallback, ActionTrackOrder,
-                                   ActionAnswerQuestion, ActionEscalate, ActionDeclineHuman)}
+    names = {
+        a().name()
+        for a in (
+            ActionChangeLanguage,
+            ActionHandleFallback,
+            ActionTrackOrder,
+            ActionAnswerQuestion,
+            ActionEscalate,
+            ActionDeclineHuman,
+        )
+    }
     assert names <= set(domain["actions"])

@@ -16,7 +16,9 @@ def detector() -> LanguageDetector:
     return LanguageDetector(lexicon=Lexicon.learn((text, lang) for text, _, lang in examples))
 
 
-@pytest.mark.parametrize("text", ["ok", "OK", "👍", "👍🙏", "A12345", "#10234", "/affirm", "", "   ", "...", "12345"])
+@pytest.mark.parametrize(
+    "text", ["ok", "OK", "👍", "👍🙏", "A12345", "#10234", "/affirm", "", "   ", "...", "12345"]
+)
 @pytest.mark.parametrize("prior", ["fr", "ja", "ar"])
 def test_text_without_language_keeps_the_conversation_language(
     detector: LanguageDetector, text: str, prior: str

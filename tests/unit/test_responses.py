@@ -41,7 +41,7 @@ def test_translations_keep_placeholders_and_buttons(catalogue: Catalogue, langua
         english = catalogue.texts[name]["en"]
         translated = catalogue.texts[name][language]
         assert len(translated) == len(english), name
-        for en_variant, variant in zip(english, translated):
+        for en_variant, variant in zip(english, translated, strict=True):
             assert placeholders(variant["text"]) == placeholders(en_variant["text"]), (name, language)
             en_payloads = [b["payload"] for b in en_variant.get("buttons", [])]
             assert [b["payload"] for b in variant.get("buttons", [])] == en_payloads, (name, language)

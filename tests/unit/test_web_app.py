@@ -34,8 +34,13 @@ class FakeRasa:
         if self.status != 200:
             return web.Response(status=self.status, text="boom")
         return web.json_response(
-            [{"recipient_id": body["sender"], "text": f"echo: {body['message']}",
-              "buttons": [{"title": "Yes", "payload": "/affirm"}]}]
+            [
+                {
+                    "recipient_id": body["sender"],
+                    "text": f"echo: {body['message']}",
+                    "buttons": [{"title": "Yes", "payload": "/affirm"}],
+                }
+            ]
         )
 
     async def status_page(self, request: web.Request) -> web.Response:
@@ -50,8 +55,9 @@ def fake_rasa() -> FakeRasa:
 @pytest.fixture
 async def client(aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa) -> TestClient:
     server: TestServer = await aiohttp_server(fake_rasa.app())
-    settings = Settings(rasa_port=server.port, store_name="Sol Shop", max_message_length=2000,
-                        rasa_timeout_seconds=5)
+    settings = Settings(
+        rasa_port=server.port, store_name="Sol Shop", max_message_length=2000, rasa_timeout_seconds=5
+    )
     return await aiohttp_client(create_app(settings))
 
 
@@ -61,9 +67,13 @@ async def test_health(client: TestClient) -> None:
     assert await response.json() == {"status": "ok", "rasa": "up"}
 
 
-async def test_chat_relays_to_rasa_with_conversation_and_locale(client: TestClient, fake_rasa: FakeRasa) -> None:
-    response = await client.post("/api/chat", json={"conversation_id": "c1", "text": " hola ", "locale": "es-MX",
-                                                      "client_msg_id": "m1"})
+async def test_chat_relays_to_rasa_with_conversation_and_locale(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
+    response = await client.post(
+        "/api/chat",
+        json={"conversation_id": "c1", "text": " hola ", "locale": "es-MX", "client_msg_id": "m1"},
+    )
     assert response.status == 200
     body = await response.json()
     assert body["conversation_id"] == "c1"
@@ -75,9 +85,15 @@ async def test_chat_relays_to_rasa_with_conversation_and_locale(client: TestClie
     ]
 
 
-async def test_nlg_answers_in_the_slot_language_and_remembers_it(client: TestClient, fake_rasa: FakeRasa) -> None:
-    nlg = {"response": "utter_greet", "arguments": {}, "tracker": {"sender_id": "c2", "slots": {"language": "fr"}},
-           "channel": {"name": "rest"}}
+async def test_nlg_answers_in_the_slot_language_and_remembers_it(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
+    nlg = {
+        "response": "utter_greet",
+        "arguments": {},
+        "tracker": {"sender_id": "c2", "slots": {"language": "fr"}},
+        "channel": {"name": "rest"},
+    }
     response = await client.post("/nlg", json=nlg)
     assert response.status == 200
     text = (await response.json())["text"]
@@ -89,8 +105,11 @@ async def test_nlg_answers_in_the_slot_language_and_remembers_it(client: TestCli
 
 
 async def test_nlg_language_argument_overrides_the_slot(client: TestClient) -> None:
-    nlg = {"response": "utter_language_changed", "arguments": {"language": "ja"},
-           "tracker": {"sender_id": "c3", "slots": {"language": "en"}}}
+    nlg = {
+        "response": "utter_language_changed",
+        "arguments": {"language": "ja"},
+        "tracker": {"sender_id": "c3", "slots": {"language": "en"}},
+    }
     english = await (await client.post("/nlg", json={**nlg, "arguments": {}})).json()
     japanese = await (await client.post("/nlg", json=nlg)).json()
     assert japanese["text"] != english["text"]
@@ -110,7 +129,9 @@ async def test_nlg_rejects_garbage(client: TestClient, body: bytes) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\x00\x01", "\u200b\u200b"])
-async def test_empty_messages_get_a_reply_not_an_error(client: TestClient, fake_rasa: FakeRasa, text: str) -> None:
+async def test_empty_messages_get_a_reply_not_an_error(
+    client: TestClient, fake_rasa: FakeRasa, text: str
+) -> None:
     response = await client.post("/api/chat", json={"conversation_id": "c5", "text": text, "locale": "de-DE"})
     assert response.status == 200
     body = await response.json()
@@ -122,7 +143,9 @@ async def test_empty_messages_get_a_reply_not_an_error(client: TestClient, fake_
 async def test_oversize_message_gets_a_clear_error_in_the_buyers_language(
     client: TestClient, fake_rasa: FakeRasa
 ) -> None:
-    response = await client.post("/api/chat", json={"conversation_id": "c6", "text": "a" * 10_000, "locale": "fr"})
+    response = await client.post(
+        "/api/chat", json={"conversation_id": "c6", "text": "a" * 10_000, "locale": "fr"}
+    )
     assert response.status == 413
     error = (await response.json())["error"]
     assert error["code"] == "message_too_long"
@@ -132,8 +155,11 @@ async def test_oversize_message_gets_a_clear_error_in_the_buyers_language(
 
 
 async def test_oversize_body_is_refused_before_parsing(client: TestClient) -> None:
-    response = await client.post("/api/chat", data=b"{" + b" " * 70_000 + b"}",
-                                 headers={"Content-Type": "application/json", "Accept-Language": "pt-BR"})
+    response = await client.post(
+        "/api/chat",
+        data=b"{" + b" " * 70_000 + b"}",
+        headers={"Content-Type": "application/json", "Accept-Language": "pt-BR"},
+    )
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "too_large"
 
@@ -153,7 +179,9 @@ async def test_malformed_requests(client: TestClient, body: bytes, status: int, 
     assert (await response.json())["error"]["code"] == code
 
 
-async def test_control_characters_and_emoji_reach_rasa_cleaned(client: TestClient, fake_rasa: FakeRasa) -> None:
+async def test_control_characters_and_emoji_reach_rasa_cleaned(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
     response = await client.post("/api/chat", json={"conversation_id": "c8", "text": "hi\x00 there 👍\u202e"})
     assert response.status == 200
     assert fake_rasa.received[-1]["message"] == "hi there 👍"
@@ -168,8 +196,12 @@ async def test_rasa_failure_is_a_503_in_the_buyers_language(client: TestClient, 
     assert error["language"] == "es"
 
 
-async def test_rasa_down_is_a_503(aiohttp_client: Factory, unused_tcp_port_factory: Callable[[], int]) -> None:
-    client = await aiohttp_client(create_app(Settings(rasa_port=unused_tcp_port_factory(), rasa_timeout_seconds=2)))
+async def test_rasa_down_is_a_503(
+    aiohttp_client: Factory, unused_tcp_port_factory: Callable[[], int]
+) -> None:
+    client = await aiohttp_client(
+        create_app(Settings(rasa_port=unused_tcp_port_factory(), rasa_timeout_seconds=2))
+    )
     response = await client.post("/api/chat", json={"conversation_id": "c10", "text": "hello"})
     assert response.status == 503
     health = await (await client.get("/health?deep=1")).json()
