@@ -107,7 +107,7 @@ _LANGDETECT_PROFILES = {"zh": "zh-cn"}
 _FROM_PROFILE = {profile: code for code, profile in _LANGDETECT_PROFILES.items()}
 
 #: Log-odds added per word that our chat data has seen in one language only.
-LEXICON_WEIGHT = 3.0
+LEXICON_WEIGHT = 4.0
 #: Log-odds added to the conversation's language on short text.
 PRIOR_WEIGHT = 4.0
 

@@ -116,7 +116,7 @@ GREETINGS = {
     "zh": "你好",
     "es": "hola buenas",
     "fr": "bonjour",
-    "de": "hallo",
+    "de": "hallo, guten Tag",
     "pt": "olá, bom dia",
     "ru": "привет",
     "ar": "مرحبا",
