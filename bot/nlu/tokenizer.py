@@ -60,7 +60,11 @@ class MultilingualTokenizer(Tokenizer):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> MultilingualTokenizer:
-        return cls(config)
+        tokenizer = cls(config)
+        # Load jieba's and Sudachi's dictionaries with the model, not when the
+        # first Chinese or Japanese buyer writes (about a second each).
+        tokenizer._tokenizers.warm_up()
+        return tokenizer
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute) or ""
