@@ -26,7 +26,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             default=PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa",
             help="the rasa executable of Rasa's environment",
         )
+    kb = commands.add_parser("kb", help="knowledge base tools")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True)
+    validate = kb_commands.add_parser("validate", help="check the FAQ files; non-zero exit on errors")
+    validate.add_argument("directory", nargs="?", type=Path, default=PROJECT_ROOT / "knowledge_base")
     args = parser.parse_args(argv)
+    if args.command == "kb":
+        return validate_knowledge_base(args.directory)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
@@ -47,3 +53,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.supervisor import run
 
     return run(settings, args.rasa, shell=args.command == "shell")
+
+
+def validate_knowledge_base(directory: Path) -> int:
+    """Print every problem with file and line, then which entries lack which languages."""
+    from bot.knowledge.loader import load_directory
+    from bot.languages import SUPPORTED_LANGUAGES
+
+    if not directory.is_dir():
+        print(f"{directory} is not a directory", file=sys.stderr)
+        return 2
+    base, problems = load_directory(directory)
+    for problem in problems:
+        print(f"error: {problem}")
+    coverage = base.coverage(SUPPORTED_LANGUAGES)
+    print(f"{len(base.entries)} entries loaded, {len(problems)} error(s).")
+    if coverage:
+        print("Translation coverage: entries lacking languages")
+        for entry_id, missing in coverage.items():
+            print(f"  {entry_id}: {' '.join(missing)}")
+    else:
+        print(f"Translation coverage: every entry in all {len(SUPPORTED_LANGUAGES)} languages.")
+    return 1 if problems else 0

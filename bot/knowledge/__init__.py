@@ -1,0 +1,1 @@
+"""The FAQ knowledge base: files admins edit, validated, indexed and answered live."""

@@ -1,0 +1,125 @@
+"""Finding the FAQ entry a buyer's question is about: BM25 per language.
+
+Each entry is one document per language made of its question variants and its
+answer. Terms are the words of the NLU's own tokenizers (bot/tokenization.py),
+lower-cased and without accents, plus character n-grams: trigrams inside words
+(typos and inflections: "envio"/"envíos", "заказ"/"заказа") and bigrams for
+Chinese and Japanese, where word boundaries are a guess.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from bot.knowledge.model import KnowledgeBase
+from bot.tokenization import Tokenizers
+
+#: Languages written without spaces: character bigrams carry the matching.
+_UNSPACED = frozenset({"zh", "ja"})
+#: How much an n-gram counts relative to a whole word.
+_NGRAM_WEIGHT = 0.3
+#: How much the answer's words count relative to the questions'.
+_ANSWER_WEIGHT = 0.3
+_K1 = 1.2
+_B = 0.75
+
+
+@dataclass(frozen=True)
+class Match:
+    """An entry and how well the question matches it (confidence in 0..1)."""
+
+    entry_id: str
+    score: float
+    confidence: float
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, float]:
+    """Weighted terms of ``text``: folded words plus character n-grams."""
+    weights: defaultdict[str, float] = defaultdict(float)
+    for token in tokenizers.tokenize(text, language):
+        word = _fold(token.text)
+        if not any(c.isalnum() for c in word):
+            continue
+        weights[word] += 1.0
+        if language in _UNSPACED:
+            grams = [word[i : i + 2] for i in range(len(word) - 1)]
+        else:
+            padded = f"<{word}>"
+            grams = [padded[i : i + 3] for i in range(len(padded) - 2)] if len(word) > 3 else []
+        for gram in grams:
+            weights["#" + gram] += _NGRAM_WEIGHT
+    return weights
+
+
+class Index:
+    """A BM25 index of one knowledge base, one sub-index per language.
+
+    Built once per (re)load, then read-only: safe to share between requests.
+    """
+
+    def __init__(self, base: KnowledgeBase, tokenizers: Tokenizers) -> None:
+        self._documents: dict[str, dict[str, defaultdict[str, float]]] = {}
+        self._lengths: dict[str, dict[str, float]] = {}
+        self._idf: dict[str, dict[str, float]] = {}
+        languages = {lang for entry in base.entries.values() for lang in entry.languages()}
+        for language in languages:
+            documents: dict[str, defaultdict[str, float]] = {}
+            for entry in base.entries.values():
+                if language not in entry.languages():
+                    continue
+                document: defaultdict[str, float] = defaultdict(float)
+                for question in entry.questions[language]:
+                    for term, weight in terms(question, language, tokenizers).items():
+                        document[term] += weight
+                for term, weight in terms(entry.answers[language], language, tokenizers).items():
+                    document[term] += weight * _ANSWER_WEIGHT
+                documents[entry.id] = document
+            frequencies = Counter(term for document in documents.values() for term in document)
+            count = len(documents)
+            self._documents[language] = documents
+            self._lengths[language] = {eid: sum(d.values()) for eid, d in documents.items()}
+            self._idf[language] = {
+                term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in frequencies.items()
+            }
+        self._tokenizers = tokenizers
+
+    def languages(self) -> set[str]:
+        return set(self._documents)
+
+    def search(self, text: str, language: str, limit: int = 3) -> list[Match]:
+        """The best ``limit`` entries for ``text`` in ``language``, best first."""
+        documents = self._documents.get(language)
+        if not documents:
+            return []
+        query = terms(text, language, self._tokenizers)
+        idf = self._idf[language]
+        lengths = self._lengths[language]
+        average = sum(lengths.values()) / len(lengths)
+        scores: dict[str, float] = {}
+        for entry_id, document in documents.items():
+            norm = _K1 * (1 - _B + _B * lengths[entry_id] / average)
+            score = 0.0
+            for term, weight in query.items():
+                frequency = document.get(term)
+                if frequency:
+                    score += weight * idf[term] * frequency * (_K1 + 1) / (frequency + norm)
+            if score > 0:
+                scores[entry_id] = score
+        if not scores:
+            return []
+        # Confidence: the share of the query's own best possible score that the
+        # entry reaches, so "3 of 4 important words matched" reads the same in
+        # every language and for short and long questions alike.
+        # A word the knowledge base never uses counts as a rare word matched by nothing.
+        unseen = math.log(1 + (len(documents) + 0.5) / 0.5)
+        ceiling = sum(weight * idf.get(term, unseen) for term, weight in query.items())
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [Match(eid, score, min(1.0, score / ceiling) if ceiling else 0.0) for eid, score in ranked]
