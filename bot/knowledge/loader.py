@@ -150,31 +150,50 @@ def _per_language(value: Any, entry_id: str, key: str, line: int, problem: Any) 
     return result
 
 
+def entry_files(directory: Path) -> list[Path]:
+    """The files of ``directory`` that hold entries, in a stable order."""
+    return sorted(path for path in directory.glob("*.yml") if path.name != STORE_FILE)
+
+
+def load_file(path: Path, placeholders: set[str]) -> tuple[list[Entry], list[Problem]]:
+    """Read and check one file of entries."""
+    data, problems = read_yaml(path)
+    if problems:
+        return [], problems
+    return parse_entries(path, data, placeholders)
+
+
+def merge(files: dict[Path, list[Entry]]) -> tuple[dict[str, Entry], list[Problem]]:
+    """Entries of several files by id; an id already taken is a problem of the later file."""
+    entries: dict[str, Entry] = {}
+    problems: list[Problem] = []
+    for path in sorted(files):
+        for entry in files[path]:
+            other = entries.setdefault(entry.id, entry)
+            if other is not entry:
+                where = f"{other.source.name if other.source else '?'}:{other.line}"
+                problems.append(Problem(path, entry.line, f"duplicate id {entry.id!r} (also at {where})"))
+    return entries, problems
+
+
 def load_directory(directory: Path) -> tuple[KnowledgeBase, list[Problem]]:
-    """Read every ``*.yml`` file of ``directory``.
+    """Read every entry file of ``directory``.
 
     Returns the knowledge base built from the files without problems, and all
-    problems (a file with any problem contributes no entries). Duplicate ids
-    across files are problems in the later file.
+    problems (a file with any problem, a duplicate id included, contributes no
+    entries).
     """
     placeholders, problems = read_placeholders(directory / STORE_FILE)
     known = set(placeholders) | SETTINGS_PLACEHOLDERS
-    base = KnowledgeBase(placeholders=placeholders)
-    for path in sorted(directory.glob("*.yml")):
-        if path.name == STORE_FILE:
-            continue
-        data, file_problems = read_yaml(path)
-        if not file_problems:
-            entries, file_problems = parse_entries(path, data, known)
-            seen = dict(base.entries)
-            for entry in entries:
-                other = seen.setdefault(entry.id, entry)
-                if other is not entry:
-                    where = f"{other.source.name if other.source else '?'}:{other.line}"
-                    file_problems.append(
-                        Problem(path, entry.line, f"duplicate id {entry.id!r} (also at {where})")
-                    )
-            if not file_problems:
-                base.entries.update((entry.id, entry) for entry in entries)
+    good: dict[Path, list[Entry]] = {}
+    for path in entry_files(directory):
+        entries, file_problems = load_file(path, known)
         problems.extend(file_problems)
-    return base, problems
+        if not file_problems:
+            good[path] = entries
+    _, duplicates = merge(good)
+    for problem in duplicates:
+        good.pop(problem.path, None)
+    problems.extend(duplicates)
+    by_id, _ = merge(good)
+    return KnowledgeBase(by_id, placeholders), problems
