@@ -1,4 +1,11 @@
-"""What the bot does when it did not understand the buyer."""
+"""What the bot does when the classifier is not sure what the buyer meant.
+
+First the knowledge base gets a try: a question the classifier missed may
+still have a confident answer there. Otherwise the buyer is asked to say it
+another way, and after two misunderstandings in a row is offered a person.
+The count lives in the ``misunderstandings`` slot, which any other intent
+resets (its from_intent mapping in domain.yml).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +15,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-FALLBACK_INTENT = "nlu_fallback"
+from actions.faq import answer_question
+
 #: Misunderstandings in a row after which the bot offers a person.
 OFFER_HUMAN_AFTER = 2
 
 
-def misunderstandings_in_a_row(tracker: Tracker) -> int:
-    """How many of the buyer's latest messages in a row the classifier was unsure of."""
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        intent = (event.get("parse_data") or {}).get("intent") or {}
-        if intent.get("name") != FALLBACK_INTENT:
-            break
-        count += 1
-    return count
-
-
 class ActionHandleFallback(Action):
-    """Ask to rephrase; after two misunderstandings in a row, offer a person.
+    """Knowledge base first; then rephrase; after two misunderstandings, offer a person.
 
     ``human_offered`` tells the rules that a following yes or no answers the offer.
     """
@@ -38,8 +33,11 @@ class ActionHandleFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        if misunderstandings_in_a_row(tracker) >= OFFER_HUMAN_AFTER:
+        if answer_question(dispatcher, tracker, confident_only=True).kind == "answered":
+            return [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", False)]
+        count = int(tracker.get_slot("misunderstandings") or 0) + 1
+        if count >= OFFER_HUMAN_AFTER:
             dispatcher.utter_message(response="utter_offer_human")
-            return [SlotSet("human_offered", True)]
+            return [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", True)]
         dispatcher.utter_message(response="utter_default")
-        return [SlotSet("human_offered", False)]
+        return [SlotSet("misunderstandings", float(count)), SlotSet("human_offered", False)]

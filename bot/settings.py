@@ -42,6 +42,7 @@ class Settings:
     nlg_token: str = ""
     var_dir: Path = PROJECT_ROOT / "var"
     model_path: Path = PROJECT_ROOT / "models" / "current.tar.gz"
+    knowledge_base_dir: Path = PROJECT_ROOT / "knowledge_base"
 
     @property
     def rasa_url(self) -> str:
@@ -105,6 +106,7 @@ class Settings:
             nlg_token=env.get("NLG_TOKEN", defaults.nlg_token),
             var_dir=Path(env.get("VAR_DIR", str(defaults.var_dir))),
             model_path=Path(env.get("MODEL_PATH", str(defaults.model_path))),
+            knowledge_base_dir=Path(env.get("KNOWLEDGE_BASE_DIR", str(defaults.knowledge_base_dir))),
         )
         if settings.environment == "production" and settings.secret_key in ("", DEV_SECRET):
             raise SettingsError("SECRET_KEY must be set to a long random value in production")
@@ -125,6 +127,7 @@ class Settings:
             "NLG_TOKEN": self.nlg_token,
             "VAR_DIR": str(self.var_dir),
             "MODEL_PATH": str(self.model_path),
+            "KNOWLEDGE_BASE_DIR": str(self.knowledge_base_dir),
             # Read by endpoints.yml:
             "ACTION_SERVER_URL": self.action_server_url,
             "NLG_URL": self.nlg_url,

@@ -19,8 +19,8 @@ from bot.tokenization import Tokenizers
 
 #: Languages written without spaces: character bigrams carry the matching.
 _UNSPACED = frozenset({"zh", "ja"})
-#: How much an n-gram counts relative to a whole word.
-_NGRAM_WEIGHT = 0.3
+#: How much all the n-grams of a word count together, relative to the word.
+_NGRAMS_WEIGHT = 0.5
 #: How much the answer's words count relative to the questions'.
 _ANSWER_WEIGHT = 0.3
 _K1 = 1.2
@@ -55,7 +55,7 @@ def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, 
             padded = f"<{word}>"
             grams = [padded[i : i + 3] for i in range(len(padded) - 2)] if len(word) > 3 else []
         for gram in grams:
-            weights["#" + gram] += _NGRAM_WEIGHT
+            weights["#" + gram] += _NGRAMS_WEIGHT / len(grams)
     return weights
 
 
@@ -118,8 +118,9 @@ class Index:
         # Confidence: the share of the query's own best possible score that the
         # entry reaches, so "3 of 4 important words matched" reads the same in
         # every language and for short and long questions alike.
-        # A word the knowledge base never uses counts as a rare word matched by nothing.
-        unseen = math.log(1 + (len(documents) + 0.5) / 0.5)
+        # A word the knowledge base never uses (a place, a product name) counts as
+        # an average word matched by nothing.
+        unseen = sum(idf.values()) / len(idf)
         ceiling = sum(weight * idf.get(term, unseen) for term, weight in query.items())
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [Match(eid, score, min(1.0, score / ceiling) if ceiling else 0.0) for eid, score in ranked]

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from trackers import tracker, user
 
 from actions.escalation import ActionDeclineHuman, ActionEscalate
-from actions.fallback import ActionHandleFallback, misunderstandings_in_a_row
+from actions.fallback import ActionHandleFallback
 from actions.faq import ActionAnswerQuestion
 from actions.language import ActionChangeLanguage
 from actions.orders import ActionTrackOrder
-
-
-def user(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "event": "user",
-        "text": text,
-        "parse_data": {
-            "intent": {"name": intent, "confidence": 0.9},
-            "entities": entities or [],
-            "text": text,
-        },
-    }
-
-
-def bot_action(name: str) -> dict[str, Any]:
-    return {"event": "action", "name": name}
-
-
-def tracker(events: list[dict[str, Any]], slots: dict[str, Any] | None = None) -> Tracker:
-    latest = next(
-        (e["parse_data"] | {"text": e["text"]} for e in reversed(events) if e["event"] == "user"), {}
-    )
-    return Tracker.from_dict(
-        {
-            "sender_id": "test",
-            "slots": {"language": "en", "human_offered": False, **(slots or {})},
-            "latest_message": latest,
-            "events": events,
-            "paused": False,
-            "followup_action": None,
-            "active_loop": {},
-            "latest_action_name": "action_listen",
-        }
-    )
 
 
 def responses(dispatcher: CollectingDispatcher) -> list[str]:
@@ -92,41 +60,30 @@ async def test_unsupported_or_unnamed_language(text: str) -> None:
     assert responses(dispatcher) == ["utter_language_not_supported"]
 
 
-def test_misunderstandings_are_counted_in_a_row_only() -> None:
-    events = [
-        user("asdf", "nlu_fallback"),
-        bot_action("action_handle_fallback"),
-        user("hi", "greet"),
-        user("qwer", "nlu_fallback"),
-        bot_action("action_handle_fallback"),
-        user("zxcv", "nlu_fallback"),
-    ]
-    assert misunderstandings_in_a_row(tracker(events)) == 2
-    assert misunderstandings_in_a_row(tracker([user("hi", "greet")])) == 0
-
-
-async def test_first_misunderstanding_asks_to_rephrase() -> None:
-    events, dispatcher = await run(ActionHandleFallback(), tracker([user("asdf", "nlu_fallback")]))
+async def test_first_misunderstanding_asks_to_rephrase(knowledge_base: Path) -> None:
+    events, dispatcher = await run(ActionHandleFallback(), tracker([user("asdf qwer", "nlu_fallback")]))
     assert responses(dispatcher) == ["utter_default"]
-    assert events == [SlotSet("human_offered", False)]
+    assert events == [SlotSet("misunderstandings", 1.0), SlotSet("human_offered", False)]
 
 
-async def test_second_misunderstanding_in_a_row_offers_a_person() -> None:
-    history = [
-        user("asdf", "nlu_fallback"),
-        bot_action("action_handle_fallback"),
-        user("qwer", "nlu_fallback"),
-    ]
-    events, dispatcher = await run(ActionHandleFallback(), tracker(history))
+async def test_second_misunderstanding_in_a_row_offers_a_person(knowledge_base: Path) -> None:
+    t = tracker([user("zxcv", "nlu_fallback")], slots={"misunderstandings": 1.0})
+    events, dispatcher = await run(ActionHandleFallback(), t)
     assert responses(dispatcher) == ["utter_offer_human"]
-    assert events == [SlotSet("human_offered", True)]
+    assert events == [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", True)]
+
+
+async def test_a_fallback_the_knowledge_base_can_answer_is_answered(knowledge_base: Path) -> None:
+    t = tracker([user("how many days does delivery take", "nlu_fallback")], slots={"misunderstandings": 1.0})
+    events, dispatcher = await run(ActionHandleFallback(), t)
+    assert [m["text"] for m in dispatcher.messages] == ["Delivery takes 7-14 days from Sol Shop."]
+    assert events == [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", False)]
 
 
 @pytest.mark.parametrize(
     ("action", "response"),
     [
         (ActionTrackOrder(), "utter_order_tracking_unavailable"),
-        (ActionAnswerQuestion(), "utter_faq_unavailable"),
         (ActionEscalate(), "utter_human_unavailable"),
         (ActionDeclineHuman(), "utter_anything_else"),
     ],

@@ -1,0 +1,58 @@
+"""Shared fixtures: a small knowledge base the actions answer from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import actions.dependencies as dependencies
+
+KNOWLEDGE_BASE = """\
+entries:
+  - id: shipping-time
+    topic: shipping
+    questions:
+      en:
+        - How long does delivery take?
+        - when will my parcel arrive
+      es:
+        - ¿Cuánto tarda el envío?
+        - cuando llega mi paquete
+    answer:
+      en: Delivery takes {delivery_days} days from {store_name}.
+      es: El envío tarda {delivery_days} días desde {store_name}.
+  - id: returns-policy
+    topic: returns
+    questions:
+      en:
+        - What is your return policy?
+        - can I send an item back
+    answer:
+      en: You can return items within 30 days.
+  - id: returns-shipping-cost
+    topic: returns
+    questions:
+      en:
+        - Who pays for return shipping?
+        - return shipping cost
+    answer:
+      en: Return shipping is free for faulty items.
+"""
+
+
+@pytest.fixture
+def knowledge_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the actions at a small knowledge base (and fresh settings)."""
+    directory = tmp_path / "kb"
+    directory.mkdir()
+    (directory / "store.yml").write_text("placeholders:\n  delivery_days: 7-14\n", encoding="utf-8")
+    (directory / "faq.yml").write_text(KNOWLEDGE_BASE, encoding="utf-8")
+    monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(directory))
+    monkeypatch.setenv("STORE_NAME", "Sol Shop")
+    dependencies.settings.cache_clear()
+    dependencies.knowledge.cache_clear()
+    yield directory
+    dependencies.settings.cache_clear()
+    dependencies.knowledge.cache_clear()
