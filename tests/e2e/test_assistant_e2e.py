@@ -207,3 +207,47 @@ def test_parse_shows_the_language_entity(assistant: Settings) -> None:
 def test_health_sees_rasa(assistant: Settings) -> None:
     body = requests.get(f"http://127.0.0.1:{assistant.web_port}/health?deep=1", timeout=10).json()
     assert body == {"status": "ok", "rasa": "up"}
+
+
+@pytest.fixture(scope="module")
+def faq_answers(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Every knowledge-base answer as the assistant sends it → (entry id, language)."""
+    from bot.knowledge.loader import load_directory
+    from bot.responses import fill
+
+    base, problems = load_directory(PROJECT_ROOT / "knowledge_base")
+    assert not problems
+    values = {**base.placeholders, "store_name": settings.store_name, "support_email": settings.support_email}
+    return {
+        fill(answer, values): (entry.id, language)
+        for entry in base.entries.values()
+        for language, answer in entry.answers.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("locale", "question", "entry_prefix", "language"),
+    [
+        ("es-MX", "cuanto tarda el envio a mexico?", "shipping-", "es"),
+        ("zh-CN", "你们的退货政策是什么？", "returns-", "zh"),
+        ("ar-SA", "ما هي طرق الدفع المتاحة؟", "payment-", "ar"),
+        ("en-US", "what's the warranty on earbuds?", "warranty-", "en"),
+    ],
+)
+def test_store_questions_are_answered_from_the_knowledge_base(
+    assistant: Settings,
+    faq_answers: dict[str, tuple[str, str]],
+    locale: str,
+    question: str,
+    entry_prefix: str,
+    language: str,
+) -> None:
+    chat = Chat(assistant, faq_answers, locale=locale)
+    response = chat.send(question)
+    assert response.status_code == 200
+    texts = [m.get("text") for m in response.json()["messages"]]
+    answered = [faq_answers[t] for t in texts if t in faq_answers]
+    assert answered, f"no knowledge-base answer to {question!r}: {texts}"
+    entry_id, answer_language = answered[0]
+    assert entry_id.startswith(entry_prefix)
+    assert answer_language == language

@@ -1,0 +1,110 @@
+"""Knowledge-base retrieval: accuracy on held-out paraphrases, reload time, query latency.
+
+Data: bench/data/faq/<lang>.yml, paraphrases written separately from the
+knowledge-base questions (``entry-id: [paraphrase, ...]``). Runs in the app env.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.knowledge.loader import load_directory  # noqa: E402
+from bot.knowledge.service import KnowledgeService  # noqa: E402
+from bot.languages import SUPPORTED_LANGUAGES  # noqa: E402
+from bot.tokenization import Tokenizers  # noqa: E402
+
+
+def accuracy(service: KnowledgeService) -> dict[str, dict[str, float]]:
+    index = service.current().index
+    results = {}
+    for language in SUPPORTED_LANGUAGES:
+        path = ROOT / "bench" / "data" / "faq" / f"{language}.yml"
+        if not path.exists():
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))["paraphrases"]
+        top1 = top3 = total = 0
+        for entry_id, texts in data.items():
+            for text in texts:
+                ranked = [m.entry_id for m in index.search(str(text), language, limit=3)]
+                total += 1
+                top1 += bool(ranked) and ranked[0] == entry_id
+                top3 += entry_id in ranked
+        results[language] = {"top1": top1 / total, "top3": top3 / total, "n": total}
+    return results
+
+
+def reload_time(tokenizers: Tokenizers, copies: int = 1000) -> tuple[float, int]:
+    """Time a full reload of ``copies`` entries in all languages (the starter entries, repeated)."""
+    base, _ = load_directory(ROOT / "knowledge_base")
+    entries = list(base.entries.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        shutil.copy(ROOT / "knowledge_base" / "store.yml", directory / "store.yml")
+        items = []
+        for i in range(copies):
+            entry = entries[i % len(entries)]
+            items.append({"id": f"{entry.id}-{i}", "topic": entry.topic,
+                          "questions": {k: list(v) for k, v in entry.questions.items()},
+                          "answer": dict(entry.answers)})
+        for chunk in range(0, copies, 100):
+            (directory / f"part{chunk // 100:02d}.yml").write_text(
+                yaml.safe_dump({"entries": items[chunk : chunk + 100]}, allow_unicode=True), encoding="utf-8")
+        service = KnowledgeService(directory, tokenizers, check_interval=0)
+        start = time.perf_counter()
+        service.refresh()
+        return time.perf_counter() - start, len(service.current().base.entries)
+
+
+def latency(service: KnowledgeService) -> tuple[float, float]:
+    index = service.current().index
+    queries = []
+    for language in SUPPORTED_LANGUAGES:
+        path = ROOT / "bench" / "data" / "faq" / f"{language}.yml"
+        if path.exists():
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))["paraphrases"]
+            queries += [(str(t), language) for texts in data.values() for t in texts]
+    timings = []
+    for text, language in queries * 3:
+        start = time.perf_counter()
+        index.search(text, language)
+        timings.append((time.perf_counter() - start) * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
+
+
+def run() -> dict[str, object]:
+    tokenizers = Tokenizers()
+    tokenizers.warm_up()
+    service = KnowledgeService(ROOT / "knowledge_base", tokenizers)
+    seconds, count = reload_time(tokenizers)
+    p50, p95 = latency(service)
+    return {"accuracy": accuracy(service), "reload_seconds": seconds, "reload_entries": count,
+            "latency_p50_ms": p50, "latency_p95_ms": p95,
+            "entries": len(service.current().base.entries)}
+
+
+def markdown(result: dict) -> str:  # type: ignore[type-arg]
+    lines = ["| language | paraphrases | top-1 | top-3 |", "| --- | --- | --- | --- |"]
+    for language, r in result["accuracy"].items():
+        lines.append(f"| {language} | {r['n']} | {r['top1'] * 100:.1f}% | {r['top3'] * 100:.1f}% |")
+    lines.append("")
+    lines.append(
+        f"Reload of {result['reload_entries']} entries × 10 languages: {result['reload_seconds']:.2f} s. "
+        f"Query latency over {result['entries']} entries: p50 {result['latency_p50_ms']:.2f} ms, "
+        f"p95 {result['latency_p95_ms']:.2f} ms."
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run()))
