@@ -25,7 +25,7 @@ from bot.responses import fill
 #: At or above this confidence the best entry is answered directly...
 ANSWER_CONFIDENCE = 0.45
 #: ...provided the runner-up scores at most this share of the best (a clear winner).
-ANSWER_MARGIN = 0.7
+ANSWER_MARGIN = 0.8
 #: At or above this the best three are offered as "Is it one of these?".
 SUGGEST_CONFIDENCE = 0.15
 

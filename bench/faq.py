@@ -53,12 +53,18 @@ def reload_time(tokenizers: Tokenizers, copies: int = 1000) -> tuple[float, int]
         items = []
         for i in range(copies):
             entry = entries[i % len(entries)]
-            items.append({"id": f"{entry.id}-{i}", "topic": entry.topic,
-                          "questions": {k: list(v) for k, v in entry.questions.items()},
-                          "answer": dict(entry.answers)})
+            items.append(
+                {
+                    "id": f"{entry.id}-{i}",
+                    "topic": entry.topic,
+                    "questions": {k: list(v) for k, v in entry.questions.items()},
+                    "answer": dict(entry.answers),
+                }
+            )
         for chunk in range(0, copies, 100):
             (directory / f"part{chunk // 100:02d}.yml").write_text(
-                yaml.safe_dump({"entries": items[chunk : chunk + 100]}, allow_unicode=True), encoding="utf-8")
+                yaml.safe_dump({"entries": items[chunk : chunk + 100]}, allow_unicode=True), encoding="utf-8"
+            )
         service = KnowledgeService(directory, tokenizers, check_interval=0)
         start = time.perf_counter()
         service.refresh()
@@ -88,9 +94,14 @@ def run() -> dict[str, object]:
     service = KnowledgeService(ROOT / "knowledge_base", tokenizers)
     seconds, count = reload_time(tokenizers)
     p50, p95 = latency(service)
-    return {"accuracy": accuracy(service), "reload_seconds": seconds, "reload_entries": count,
-            "latency_p50_ms": p50, "latency_p95_ms": p95,
-            "entries": len(service.current().base.entries)}
+    return {
+        "accuracy": accuracy(service),
+        "reload_seconds": seconds,
+        "reload_entries": count,
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "entries": len(service.current().base.entries),
+    }
 
 
 def markdown(result: dict) -> str:  # type: ignore[type-arg]

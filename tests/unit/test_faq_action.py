@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from trackers import tracker, user
 
+from actions import faq
 from actions.faq import ActionAnswerQuestion, answer_question
 
 
@@ -32,7 +34,11 @@ async def test_missing_translation_answers_in_the_default_language_and_says_so(k
     assert dispatcher.messages[1]["text"] == "You can return items within 30 days."
 
 
-async def test_middle_band_offers_the_top_matches_as_buttons(knowledge_base: Path) -> None:
+async def test_middle_band_offers_the_top_matches_as_buttons(
+    knowledge_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "return" matches two entries about as well: no clear winner at this margin.
+    monkeypatch.setattr(faq, "ANSWER_MARGIN", 0.5)
     dispatcher = await ask("return")
     [message] = dispatcher.messages
     assert message["response"] == "utter_faq_suggestions"
@@ -54,7 +60,10 @@ async def test_no_answer_says_so(knowledge_base: Path) -> None:
     assert [m["response"] for m in dispatcher.messages] == ["utter_faq_no_answer"]
 
 
-async def test_confident_only_says_nothing_when_unsure(knowledge_base: Path) -> None:
+async def test_confident_only_says_nothing_when_unsure(
+    knowledge_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(faq, "ANSWER_MARGIN", 0.5)
     dispatcher = CollectingDispatcher()
     outcome = answer_question(dispatcher, tracker([user("return", "nlu_fallback")]), confident_only=True)
     assert outcome.kind == "unanswered"
