@@ -41,6 +41,19 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
+def _document(
+    questions: tuple[str, ...], answer: str, language: str, tokenizers: Tokenizers
+) -> dict[str, float]:
+    """An entry's document in one language: its questions, and its answer at a lower weight."""
+    document: defaultdict[str, float] = defaultdict(float)
+    for question in questions:
+        for term, weight in terms(question, language, tokenizers).items():
+            document[term] += weight
+    for term, weight in terms(answer, language, tokenizers).items():
+        document[term] += weight * _ANSWER_WEIGHT
+    return dict(document)
+
+
 def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, float]:
     """Weighted terms of ``text``: folded words plus character n-grams."""
     weights: defaultdict[str, float] = defaultdict(float)
@@ -59,32 +72,41 @@ def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, 
     return weights
 
 
+#: Term weights of entry documents already built, by (language, questions, answer):
+#: reused across reloads.
+TermCache = dict[tuple[str, tuple[str, ...], str], dict[str, float]]
+
+
 class Index:
     """A BM25 index of one knowledge base, one sub-index per language.
 
     Built once per (re)load, then read-only: safe to share between requests.
+    Tokenizing is most of the build time, so the index keeps each entry's
+    document in ``term_cache``; given the previous index's cache, a reload
+    after an edit only tokenizes the entries that changed.
     """
 
-    def __init__(self, base: KnowledgeBase, tokenizers: Tokenizers) -> None:
-        self._documents: dict[str, dict[str, defaultdict[str, float]]] = {}
+    def __init__(
+        self, base: KnowledgeBase, tokenizers: Tokenizers, previous: TermCache | None = None
+    ) -> None:
+        previous = previous or {}
+        self.term_cache: TermCache = {}
+        self._documents: dict[str, dict[str, dict[str, float]]] = {}
         self._lengths: dict[str, dict[str, float]] = {}
         self._idf: dict[str, dict[str, float]] = {}
-        languages = {lang for entry in base.entries.values() for lang in entry.languages()}
-        for language in languages:
-            documents: dict[str, defaultdict[str, float]] = {}
-            for entry in base.entries.values():
-                if language not in entry.languages():
-                    continue
-                document: defaultdict[str, float] = defaultdict(float)
-                for question in entry.questions[language]:
-                    for term, weight in terms(question, language, tokenizers).items():
-                        document[term] += weight
-                for term, weight in terms(entry.answers[language], language, tokenizers).items():
-                    document[term] += weight * _ANSWER_WEIGHT
-                documents[entry.id] = document
+        for entry in base.entries.values():
+            for language in entry.languages():
+                key = (language, entry.questions[language], entry.answers[language])
+                document = self.term_cache.get(key) or previous.get(key)
+                if document is None:
+                    document = _document(
+                        entry.questions[language], entry.answers[language], language, tokenizers
+                    )
+                self.term_cache[key] = document
+                self._documents.setdefault(language, {})[entry.id] = document
+        for language, documents in self._documents.items():
             frequencies = Counter(term for document in documents.values() for term in document)
             count = len(documents)
-            self._documents[language] = documents
             self._lengths[language] = {eid: sum(d.values()) for eid, d in documents.items()}
             self._idf[language] = {
                 term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in frequencies.items()

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.knowledge.index import Index
+from bot.knowledge.index import Index, TermCache
 from bot.knowledge.loader import (
     SETTINGS_PLACEHOLDERS,
     STORE_FILE,
@@ -57,6 +57,9 @@ class KnowledgeService:
         self._good_files: dict[Path, list[Entry]] = {}
         self._placeholders: dict[str, str] = {}
         self._snapshot: Snapshot | None = None
+        self._term_cache: TermCache = {}
+        #: Parsed files by path, with the (mtime, size) they were parsed at.
+        self._parsed: dict[Path, tuple[tuple[int, int], list[Entry], list[Problem]]] = {}
 
     def current(self) -> Snapshot:
         """The knowledge base as it is now on disk (reloaded if it changed)."""
@@ -92,11 +95,24 @@ class KnowledgeService:
         placeholders, problems = read_placeholders(self.directory / STORE_FILE)
         if problems:
             placeholders = self._placeholders  # keep the last good store facts
+        if set(placeholders) != set(self._placeholders):
+            self._parsed.clear()  # which placeholders are defined changes what is valid
         self._placeholders = placeholders
         known = set(placeholders) | SETTINGS_PLACEHOLDERS
         files: dict[Path, list[Entry]] = {}
+        parsed: dict[Path, tuple[tuple[int, int], list[Entry], list[Problem]]] = {}
         for path in entry_files(self.directory):
-            entries, file_problems = load_file(path, known)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            cached = self._parsed.get(path)
+            if cached and cached[0] == stamp:
+                entries, file_problems = cached[1], list(cached[2])  # unchanged: not parsed again
+            else:
+                entries, file_problems = load_file(path, known)
+            parsed[path] = (stamp, entries, list(file_problems))
             if file_problems:
                 problems.extend(file_problems)
                 if path in self._good_files:
@@ -113,8 +129,11 @@ class KnowledgeService:
                 files.pop(problem.path, None)
         by_id, _ = merge(files)
         self._good_files = files
+        self._parsed = parsed
         base = KnowledgeBase(by_id, placeholders)
-        snapshot = Snapshot(base, Index(base, self._tokenizers), tuple(problems))
+        index = Index(base, self._tokenizers, previous=self._term_cache)
+        self._term_cache = index.term_cache  # texts no entry has any more are forgotten
+        snapshot = Snapshot(base, index, tuple(problems))
         for problem in problems:
             logger.error("Knowledge base: %s (previous version kept)", problem)
         logger.info(

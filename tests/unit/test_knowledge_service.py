@@ -89,3 +89,24 @@ def test_a_duplicate_id_in_a_new_file_is_rejected(service: KnowledgeService, tmp
 def test_unchanged_files_are_not_reloaded(service: KnowledgeService) -> None:
     service.current()
     assert service.refresh() is False
+
+
+def test_a_reload_only_tokenizes_the_texts_that_changed(tmp_path: Path) -> None:
+    class CountingTokenizers(Tokenizers):
+        calls = 0
+
+        def tokenize(self, text: str, language: str):  # type: ignore[no-untyped-def]
+            CountingTokenizers.calls += 1
+            return super().tokenize(text, language)
+
+    for name in ("a", "b"):
+        write(
+            tmp_path / f"{name}.yml",
+            ENTRY.format(id=f"entry-{name}", question=f"question {name}", answer=f"Answer {name}."),
+        )
+    service = KnowledgeService(tmp_path, CountingTokenizers(), check_interval=0)
+    service.current()
+    first = CountingTokenizers.calls
+    write(tmp_path / "b.yml", ENTRY.format(id="entry-b", question="question b", answer="A new answer."))
+    service.current()
+    assert CountingTokenizers.calls - first == 2  # entry-b's question and new answer only
