@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, fold
 
 #: Languages written in the Latin script, told apart statistically.
 LATIN_LANGUAGES: tuple[str, ...] = tuple(
@@ -192,7 +192,7 @@ class Lexicon:
                 continue
             words = _latin_words(text)
             for word in words:
-                seen.setdefault(_fold(word), set()).add(language)
+                seen.setdefault(fold(word), set()).add(language)
                 ngrams[language].update(_char_ngrams(word))
         return cls(
             {word: next(iter(langs)) for word, langs in seen.items() if len(langs) == 1 and len(word) > 1},
@@ -201,7 +201,7 @@ class Lexicon:
 
     def votes(self, words: Iterable[str]) -> Counter[str]:
         """Count the words of a message that only one language uses."""
-        return Counter(self.words[w] for w in map(_fold, words) if w in self.words)
+        return Counter(self.words[w] for w in map(fold, words) if w in self.words)
 
     def log_likelihoods(self, words: list[str]) -> dict[str, float]:
         """Add-one smoothed character n-gram log-likelihood of ``words`` per language."""
@@ -242,14 +242,8 @@ def _latin_words(text: str) -> list[str]:
     return [
         word
         for word in _TOKEN_RE.findall(text.casefold())
-        if len(word) > 1 and all(_script_of(c) == "latin" for c in word) and _fold(word) not in NEUTRAL_WORDS
+        if len(word) > 1 and all(_script_of(c) == "latin" for c in word) and fold(word) not in NEUTRAL_WORDS
     ]
-
-
-def _fold(text: str) -> str:
-    """Lower-case and strip accents from Latin letters ("Está" → "esta")."""
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class LanguageDetector:

@@ -34,7 +34,7 @@ NATIVE_NAMES: dict[str, str] = {
 }
 
 #: Names buyers use for each supported language, in every supported language,
-#: written without accents and in lower case (see :func:`_fold`). Latin-script
+#: written without accents and in lower case (see :func:`fold`). Latin-script
 #: names match at the start of a word ("ingles" also finds "inglesa"); the
 #: others match anywhere, which covers Russian case endings ("по-английски")
 #: and Arabic prefixes ("بالعربي").
@@ -279,21 +279,19 @@ UNSUPPORTED_LANGUAGE_NAMES: tuple[str, ...] = (
     "bengali",
 )
 
+_KANA_VOICING = frozenset("\u3099\u309a")
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Lower-case and strip accents, so "Español", "espanol" and "ESPAÑOL" compare equal.
 
-    Only combining marks of Latin letters are dropped: kana voicing marks and
-    Hangul syllables are recomposed unchanged.
+    Drops combining marks (Latin accents, Arabic vowel signs and hamza, "ё" → "е"),
+    which buyers often leave out, but keeps the kana voicing marks ("が" is not
+    "か"); Hangul syllables are recomposed unchanged.
     """
     decomposed = unicodedata.normalize("NFD", text.casefold())
-    kept: list[str] = []
-    for char in decomposed:
-        if unicodedata.combining(char) and kept and kept[-1].isascii():
-            continue
-        kept.append(char)
+    kept = [c for c in decomposed if not unicodedata.combining(c) or c in _KANA_VOICING]
     return unicodedata.normalize("NFC", "".join(kept))
 
 
@@ -317,7 +315,7 @@ def requested_language(text: str) -> str | None:
     message names several languages, the last one named wins ("not English,
     French please" → "fr").
     """
-    folded = _fold(text)
+    folded = fold(text)
     words = _WORD_RE.findall(folded)
     best: tuple[int, str] | None = None
     for code, names in LANGUAGE_NAMES.items():

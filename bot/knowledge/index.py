@@ -10,11 +10,11 @@ Chinese and Japanese, where word boundaries are a guess.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from bot.knowledge.model import KnowledgeBase
+from bot.languages import fold
 from bot.tokenization import Tokenizers
 
 #: Languages written without spaces: character bigrams carry the matching.
@@ -36,11 +36,6 @@ class Match:
     confidence: float
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
-
-
 def _document(
     questions: tuple[str, ...], answer: str, language: str, tokenizers: Tokenizers
 ) -> dict[str, float]:
@@ -58,7 +53,7 @@ def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, 
     """Weighted terms of ``text``: folded words plus character n-grams."""
     weights: defaultdict[str, float] = defaultdict(float)
     for token in tokenizers.tokenize(text, language):
-        word = _fold(token.text)
+        word = fold(token.text)
         if not any(c.isalnum() for c in word):
             continue
         weights[word] += 1.0
