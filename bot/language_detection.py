@@ -103,8 +103,6 @@ SHORT_TEXT_LETTERS = 12
 _URL_RE = re.compile(r"(https?://\S+|www\.\S+|\S+@\S+\.\w+)", re.IGNORECASE)
 _TOKEN_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
-_LANGDETECT_PROFILES = {"zh": "zh-cn"}
-_FROM_PROFILE = {profile: code for code, profile in _LANGDETECT_PROFILES.items()}
 
 #: Log-odds added per word that our chat data has seen in one language only.
 LEXICON_WEIGHT = 4.0
@@ -273,10 +271,7 @@ class LanguageDetector:
 
                 factory = DetectorFactory()
                 profiles = [
-                    (Path(PROFILES_DIRECTORY) / _LANGDETECT_PROFILES.get(code, code)).read_text(
-                        encoding="utf-8"
-                    )
-                    for code in LATIN_LANGUAGES
+                    (Path(PROFILES_DIRECTORY) / code).read_text(encoding="utf-8") for code in LATIN_LANGUAGES
                 ]
                 factory.load_json_profile(profiles)
                 factory.set_seed(self._seed)
@@ -299,7 +294,7 @@ class LanguageDetector:
         for gram in grams:
             for lang, probability in zip(detector.langlist, detector.word_lang_prob_map[gram], strict=True):
                 scores[lang] += math.log(smoothing + probability)
-        return {_FROM_PROFILE.get(lang, lang): score for lang, score in scores.items()}
+        return scores
 
     def detect(
         self,

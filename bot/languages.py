@@ -102,7 +102,6 @@ LANGUAGE_NAMES: dict[str, tuple[str, ...]] = {
         "francais",
         "franzosisch",
         "franzoesisch",
-        "frances",
         "французск",
         "فرنسي",
         "الفرنسية",
