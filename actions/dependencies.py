@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from bot.db.database import Database
+from bot.knowledge.feedback import FeedbackStore
 from bot.knowledge.service import KnowledgeService
 from bot.settings import Settings
 from bot.tokenization import Tokenizers
@@ -21,3 +23,8 @@ def settings() -> Settings:
 @lru_cache(maxsize=1)
 def knowledge() -> KnowledgeService:
     return KnowledgeService(settings().knowledge_base_dir, Tokenizers())
+
+
+@lru_cache(maxsize=1)
+def feedback_store() -> FeedbackStore:
+    return FeedbackStore(Database(settings().database_url))

@@ -10,6 +10,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 
+def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
+    """Hand the conversation to a person for ``reason`` (request_human, complain,
+    not_understood, not_helpful...). The one place every escalation goes through."""
+    dispatcher.utter_message(response="utter_human_unavailable")
+    return [SlotSet("human_offered", False), SlotSet("feedback_asked", False)]
+
+
 class ActionEscalate(Action):
     def name(self) -> str:
         return "action_escalate"
@@ -17,8 +24,8 @@ class ActionEscalate(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_human_unavailable")
-        return [SlotSet("human_offered", False)]
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "request_human"
+        return escalate(dispatcher, tracker, intent)
 
 
 class ActionDeclineHuman(Action):

@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import answer_question
+from actions.faq import answer_question, ask_for_feedback, record_unanswered
 
 #: Misunderstandings in a row after which the bot offers a person.
 OFFER_HUMAN_AFTER = 2
@@ -33,11 +33,21 @@ class ActionHandleFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        if answer_question(dispatcher, tracker, confident_only=True).kind == "answered":
-            return [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", False)]
+        outcome = answer_question(dispatcher, tracker, confident_only=True)
+        if outcome.kind == "answered" and outcome.entry_id:
+            return [SlotSet("misunderstandings", 0.0), *ask_for_feedback(dispatcher, outcome.entry_id)]
+        await record_unanswered(tracker, "not_understood")
         count = int(tracker.get_slot("misunderstandings") or 0) + 1
         if count >= OFFER_HUMAN_AFTER:
             dispatcher.utter_message(response="utter_offer_human")
-            return [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", True)]
+            return [
+                SlotSet("misunderstandings", 0.0),
+                SlotSet("human_offered", True),
+                SlotSet("feedback_asked", False),
+            ]
         dispatcher.utter_message(response="utter_default")
-        return [SlotSet("misunderstandings", float(count)), SlotSet("human_offered", False)]
+        return [
+            SlotSet("misunderstandings", float(count)),
+            SlotSet("human_offered", False),
+            SlotSet("feedback_asked", False),
+        ]

@@ -1,21 +1,26 @@
 """Answering store questions from the knowledge base, in the buyer's language.
 
-Confident match → the answer. A few plausible matches → "Is it one of these?"
-with the top three as buttons. Nothing plausible → say so and give the support
-address. An entry without the buyer's language is answered in the store's
-default language, with a note in the buyer's language that says so.
+Confident match → the answer, then "Did this help?". A few plausible matches →
+"Is it one of these?" with the top three as buttons. Nothing plausible → say
+so and offer a person. An entry without the buyer's language is answered in the
+store's default language, with a note in the buyer's language that says so.
+
+Every question without a confident answer, and every answer the buyer says did
+not help, is stored for the admins (bot/knowledge/feedback.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.dependencies import knowledge, settings
+from actions.dependencies import feedback_store, knowledge, settings
 from bot.knowledge.index import Match
 from bot.knowledge.model import Entry
 from bot.knowledge.service import Snapshot
@@ -29,6 +34,8 @@ ANSWER_MARGIN = 0.8
 #: At or above this the best three are offered as "Is it one of these?".
 SUGGEST_CONFIDENCE = 0.15
 
+logger = logging.getLogger(__name__)
+
 
 def is_confident(matches: list[Match]) -> bool:
     """A clear, strong best match."""
@@ -39,7 +46,10 @@ def is_confident(matches: list[Match]) -> bool:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What answering a question did: "answered", "suggested" or "unanswered"."""
+    """What answering a question did: "answered", "suggested" or "unanswered".
+
+    ``entry_id``: the entry answered, or the best suggestion.
+    """
 
     kind: str
     entry_id: str | None = None
@@ -107,9 +117,37 @@ def answer_question(
             questions = entry.questions.get(language) or entry.questions[sorted(entry.questions)[0]]
             buttons.append({"title": questions[0], "payload": f'/ask_question{{"faq_id": "{entry.id}"}}'})
         dispatcher.utter_message(response="utter_faq_suggestions", buttons=buttons)
-        return Outcome("suggested")
+        return Outcome("suggested", plausible[0].entry_id)
     dispatcher.utter_message(response="utter_faq_no_answer")
-    return Outcome("unanswered")
+    return Outcome("unanswered", matches[0].entry_id if matches else None)
+
+
+async def record_unanswered(
+    tracker: Tracker, reason: str, entry_id: str | None = None, text: str = ""
+) -> None:
+    """Store the question for the admins; a database problem never breaks the chat."""
+    text = text or tracker.latest_message.get("text") or ""
+    try:
+        await asyncio.to_thread(
+            feedback_store().record_unanswered,
+            text,
+            buyer_language(tracker),
+            tracker.sender_id,
+            reason,
+            entry_id,
+        )
+    except Exception:
+        logger.exception("Could not store an unanswered question")
+
+
+def ask_for_feedback(dispatcher: CollectingDispatcher, entry_id: str) -> list[EventType]:
+    """After an answer: "Did this help?" (yes/no buttons); the rules route the reply."""
+    dispatcher.utter_message(response="utter_faq_did_it_help")
+    return [
+        SlotSet("feedback_entry", entry_id),
+        SlotSet("feedback_asked", True),
+        SlotSet("human_offered", False),
+    ]
 
 
 class ActionAnswerQuestion(Action):
@@ -119,5 +157,12 @@ class ActionAnswerQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        answer_question(dispatcher, tracker)
-        return []
+        outcome = answer_question(dispatcher, tracker)
+        if outcome.kind == "answered" and outcome.entry_id:
+            return ask_for_feedback(dispatcher, outcome.entry_id)
+        if outcome.kind == "suggested":
+            await record_unanswered(tracker, "suggested", outcome.entry_id)
+            return [SlotSet("feedback_asked", False)]
+        await record_unanswered(tracker, "no_answer", outcome.entry_id)
+        # utter_faq_no_answer offers a person: a yes or no next answers that.
+        return [SlotSet("feedback_asked", False), SlotSet("human_offered", True)]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot serve | run | shell``."""
+"""Command line: ``python -m bot serve | run | shell | db upgrade | kb validate``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             default=PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa",
             help="the rasa executable of Rasa's environment",
         )
+    db = commands.add_parser("db", help="database tools")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply the database migrations (also done at start-up)")
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     validate = kb_commands.add_parser("validate", help="check the FAQ files; non-zero exit on errors")
@@ -40,10 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
 
+    if args.command == "db":
+        from bot.db.database import upgrade
+
+        upgrade(settings.database_url)
+        print(f"Database is up to date: {settings.database_url}")
+        return 0
+
     if args.command == "serve":
         from aiohttp import web
 
+        from bot.db.database import upgrade
         from bot.web.app import create_app
+
+        upgrade(settings.database_url)
 
         web.run_app(
             create_app(settings), host=settings.host, port=settings.web_port, print=None, shutdown_timeout=5

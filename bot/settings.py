@@ -18,6 +18,7 @@ from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET = "dev-secret-change-me"
+DEV_ADMIN_TOKEN = "dev-admin-token"
 
 
 class SettingsError(ValueError):
@@ -43,6 +44,10 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     model_path: Path = PROJECT_ROOT / "models" / "current.tar.gz"
     knowledge_base_dir: Path = PROJECT_ROOT / "knowledge_base"
+    #: SQLAlchemy URL; empty means the SQLite file ``var_dir/assistant.db``.
+    database_url_setting: str = ""
+    #: Bearer token for the knowledge-base admin API (until staff accounts exist).
+    admin_token: str = DEV_ADMIN_TOKEN
 
     @property
     def rasa_url(self) -> str:
@@ -60,6 +65,15 @@ class Settings:
     def nlg_url(self) -> str:
         token = f"?token={self.nlg_token}" if self.nlg_token else ""
         return f"http://127.0.0.1:{self.web_port}/nlg{token}"
+
+    @property
+    def database_url(self) -> str:
+        return self.database_url_setting or f"sqlite:///{self.var_dir / 'assistant.db'}"
+
+    @property
+    def kb_backup_dir(self) -> Path:
+        """Where the admin API keeps the previous version of every file it replaces."""
+        return self.var_dir / "kb-backups"
 
     @property
     def rasa_tracker_db(self) -> Path:
@@ -107,9 +121,16 @@ class Settings:
             var_dir=Path(env.get("VAR_DIR", str(defaults.var_dir))),
             model_path=Path(env.get("MODEL_PATH", str(defaults.model_path))),
             knowledge_base_dir=Path(env.get("KNOWLEDGE_BASE_DIR", str(defaults.knowledge_base_dir))),
+            database_url_setting=env.get("DATABASE_URL", "").strip(),
+            admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
         )
-        if settings.environment == "production" and settings.secret_key in ("", DEV_SECRET):
-            raise SettingsError("SECRET_KEY must be set to a long random value in production")
+        if settings.environment == "production":
+            if settings.secret_key in ("", DEV_SECRET):
+                raise SettingsError("SECRET_KEY must be set to a long random value in production")
+            if len(settings.admin_token) < 24 or settings.admin_token == DEV_ADMIN_TOKEN:
+                raise SettingsError(
+                    "ADMIN_TOKEN must be set to a random value of 24+ characters in production"
+                )
         return settings
 
     def process_environment(self) -> dict[str, str]:
@@ -128,6 +149,8 @@ class Settings:
             "VAR_DIR": str(self.var_dir),
             "MODEL_PATH": str(self.model_path),
             "KNOWLEDGE_BASE_DIR": str(self.knowledge_base_dir),
+            "DATABASE_URL": self.database_url,
+            "ADMIN_TOKEN": self.admin_token,
             # Read by endpoints.yml:
             "ACTION_SERVER_URL": self.action_server_url,
             "NLG_URL": self.nlg_url,

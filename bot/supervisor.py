@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import DEV_ADMIN_TOKEN, PROJECT_ROOT, Settings
 
 
 @dataclass
@@ -46,7 +46,15 @@ class Supervisor:
         children = [
             Child(
                 "actions",
-                [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(s.action_port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.action_server",
+                    "--actions",
+                    "actions",
+                    "--port",
+                    str(s.action_port),
+                ],
                 f"http://127.0.0.1:{s.action_port}/health",
             ),
             Child("web", [sys.executable, "-m", "bot", "serve"], f"http://127.0.0.1:{s.web_port}/health"),
@@ -83,9 +91,15 @@ class Supervisor:
         return env
 
     def start(self, children: Sequence[Child], timeout: float = 300.0) -> None:
-        """Start ``children`` and wait until each answers its ready URL."""
+        """Migrate the database, start ``children`` and wait until each answers its ready URL.
+
+        Migrating first means no process can write before the tables exist.
+        """
+        from bot.db.database import upgrade
+
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.settings.database_url)
         env = self.environment()
         for child in children:
             child.log_path = self.log_dir / f"{child.name}.log"
@@ -151,6 +165,11 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _shown_token(settings: Settings) -> str:
+    """The admin token as printed: the development default in full, a real one never."""
+    return settings.admin_token if settings.admin_token == DEV_ADMIN_TOKEN else "$ADMIN_TOKEN"
+
+
 def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
     """Run everything until Ctrl-C (or, with ``shell``, until ``rasa shell`` ends)."""
     if not settings.model_path.exists():
@@ -176,6 +195,9 @@ def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
             f"  Chat in your browser:   {settings.web_url}/\n"
             f"  Chat API:               POST {settings.web_url}/api/chat "
             '{"conversation_id": "...", "text": "hola", "locale": "es-ES"}\n'
+            f"  Knowledge-base admin:   {settings.web_url}/api/admin/kb/entries "
+            f"(header 'Authorization: Bearer {_shown_token(settings)}')\n"
+            f"  Database:               {settings.database_url}\n"
             f"  Logs:                   {supervisor.log_dir}\n"
             "Press Ctrl-C to stop.",
             flush=True,

@@ -4,7 +4,8 @@ Each entry is one document per language made of its question variants and its
 answer. Terms are the words of the NLU's own tokenizers (bot/tokenization.py),
 lower-cased and without accents, plus character n-grams: trigrams inside words
 (typos and inflections: "envio"/"envíos", "заказ"/"заказа") and bigrams for
-Chinese and Japanese, where word boundaries are a guess.
+Chinese and Japanese, where word boundaries are a guess, and for Korean, where
+particles glue onto words ("배송이", "배송은": the syllable bigram "배송" matches).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from bot.knowledge.model import KnowledgeBase
 from bot.languages import fold
 from bot.tokenization import Tokenizers
 
-#: Languages written without spaces: character bigrams carry the matching.
-_UNSPACED = frozenset({"zh", "ja"})
+#: Languages where character bigrams carry the matching (no spaces, or particles glued on).
+_UNSPACED = frozenset({"zh", "ja", "ko"})
 #: How much all the n-grams of a word count together, relative to the word.
-_NGRAMS_WEIGHT = 0.5
+_NGRAMS_WEIGHT = 1.0
 #: How much the answer's words count relative to the questions'.
 _ANSWER_WEIGHT = 0.3
 _K1 = 1.2
@@ -110,6 +111,13 @@ class Index:
 
     def languages(self) -> set[str]:
         return set(self._documents)
+
+    def idf(self, language: str) -> tuple[dict[str, float], float]:
+        """Inverse document frequency of each term in ``language``, and the value
+        for a term no entry uses (the rarest possible)."""
+        idf = self._idf.get(language, {})
+        count = len(self._documents.get(language, {}))
+        return idf, math.log(1 + (count + 0.5) / 0.5)
 
     def search(self, text: str, language: str, limit: int = 3) -> list[Match]:
         """The best ``limit`` entries for ``text`` in ``language``, best first."""

@@ -19,6 +19,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from bot.languages import SUPPORTED_LANGUAGES, language_from_locale, normalise_language
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
+from bot.web.admin import setup_admin
 from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming
 
 logger = logging.getLogger(__name__)
@@ -271,4 +272,5 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.router.add_get("/api/languages", languages)
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/nlg", nlg)
+    setup_admin(app, settings)
     return app

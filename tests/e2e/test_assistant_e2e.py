@@ -8,7 +8,9 @@ language it must be in.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,8 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor
 
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+ADMIN_TOKEN = "e2e-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def free_port() -> int:
@@ -33,6 +37,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    knowledge_base = tmp_path_factory.mktemp("kb") / "knowledge_base"
+    shutil.copytree(PROJECT_ROOT / "knowledge_base", knowledge_base)  # the tests edit it
     return Settings(
         web_port=free_port(),
         rasa_port=free_port(),
@@ -40,6 +46,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         store_name="Sol & Sea",
         support_email="help@solsea.test",
         var_dir=tmp_path_factory.mktemp("var"),
+        knowledge_base_dir=knowledge_base,
+        admin_token=ADMIN_TOKEN,
     )
 
 
@@ -231,7 +239,7 @@ def faq_answers(settings: Settings) -> dict[str, tuple[str, str]]:
         ("es-MX", "cuanto tarda el envio a mexico?", "shipping-", "es"),
         ("zh-CN", "你们的退货政策是什么？", "returns-", "zh"),
         ("ar-SA", "ما هي طرق الدفع المتاحة؟", "payment-", "ar"),
-        ("en-US", "what's the warranty on earbuds?", "warranty-", "en"),
+        ("en-US", "how long is the warranty on your earbuds?", "warranty-", "en"),
     ],
 )
 def test_store_questions_are_answered_from_the_knowledge_base(
@@ -251,3 +259,75 @@ def test_store_questions_are_answered_from_the_knowledge_base(
     entry_id, answer_language = answered[0]
     assert entry_id.startswith(entry_prefix)
     assert answer_language == language
+
+
+def test_did_this_help_no_is_stored_and_listed_for_the_admin(
+    assistant: Settings, faq_answers: dict[str, tuple[str, str]], known_texts: dict[str, tuple[str, str]]
+) -> None:
+    chat = Chat(assistant, {**known_texts, **faq_answers}, locale="fr-FR")
+    replies = chat.say("combien de temps prend la livraison en france ?")
+    assert replies[-1] == ("utter_faq_did_it_help", "fr")
+    assert replies[0][1] == "fr" and replies[0][0].startswith("shipping-")
+    assert chat.say(payload="/deny") == [("utter_faq_not_helped", "fr")]
+    assert chat.say("non merci") == [("utter_anything_else", "fr")]
+
+    admin = f"http://127.0.0.1:{assistant.web_port}/api/admin/kb"
+    report = requests.get(f"{admin}/unanswered?language=fr", headers=ADMIN, timeout=30).json()
+    questions = [q for group in report["groups"] for q in group["questions"]]
+    assert "combien de temps prend la livraison en france ?" in questions
+    feedback = requests.get(f"{admin}/feedback", headers=ADMIN, timeout=30).json()["entries"]
+    assert sum(f["not_helpful"] for f in feedback.values()) >= 1
+
+
+def test_did_this_help_yes_in_arabic(
+    assistant: Settings, faq_answers: dict[str, tuple[str, str]], known_texts: dict[str, tuple[str, str]]
+) -> None:
+    chat = Chat(assistant, {**known_texts, **faq_answers}, locale="ar-EG")
+    replies = chat.say("ما هي طرق الدفع المتاحة؟")
+    assert replies[-1] == ("utter_faq_did_it_help", "ar")
+    assert chat.say(payload="/affirm") == [("utter_faq_glad", "ar")]
+
+
+def ask_until(chat: Chat, question: str, expected: str, seconds: float) -> float:
+    """Ask ``question`` until a reply contains ``expected``; the seconds it took."""
+    started = time.monotonic()
+    while True:
+        texts = [m.get("text") or "" for m in chat.send(question).json()["messages"]]
+        if any(expected in t for t in texts):
+            return time.monotonic() - started
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"{expected!r} not answered within {seconds} s: {texts}")
+        time.sleep(0.1)
+
+
+def test_an_entry_added_through_the_admin_api_is_answered_within_two_seconds(assistant: Settings) -> None:
+    entry = {
+        "id": "gift-cards",
+        "topic": "payment",
+        "questions": {
+            "en": ["Do you sell gift cards?", "gift card"],
+            "de": ["Gibt es Geschenkgutscheine?", "Kann ich einen Geschenkgutschein kaufen?"],
+        },
+        "answer": {
+            "en": "Yes! Gift cards from 10 to 200 EUR.",
+            "de": "Ja! Geschenkgutscheine von 10 bis 200 EUR.",
+        },
+    }
+    admin = f"http://127.0.0.1:{assistant.web_port}/api/admin/kb"
+    response = requests.post(f"{admin}/entries", json=entry, headers=ADMIN, timeout=30)
+    assert response.status_code == 201, response.text
+    question = "kann ich bei euch einen geschenkgutschein kaufen?"
+    elapsed = ask_until(Chat(assistant, {}, locale="de-DE"), question, "Ja! Geschenk", 2.0)
+    assert elapsed < 2.0
+
+    # A broken edit on disk is rejected and the previous version keeps answering.
+    path = assistant.knowledge_base_dir / "payment.yml"
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b"entries:", b"entries: [", 1))
+    try:
+        time.sleep(1.0)
+        ask_until(Chat(assistant, {}, locale="de-DE"), question, "Ja! Geschenk", 2.0)
+        problems = requests.get(f"{admin}/problems", headers=ADMIN, timeout=30).json()["problems"]
+        assert any(p["file"] == "payment.yml" for p in problems)
+    finally:
+        path.write_bytes(good)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.storage.resource import Resource
@@ -90,3 +92,44 @@ def test_tokens_follow_the_message_language(text: str, language: str, tokens: li
     assert [t.text for t in result] == tokens
     for token in result:
         assert text[token.start : token.end] == token.text
+
+
+@pytest.fixture
+def gibberish_filter(model_storage: ModelStorage, execution_context: ExecutionContext) -> Any:
+    from bot.nlu.unknown_words import UnknownWordsFallback
+
+    tokenizer = MultilingualTokenizer(MultilingualTokenizer.get_default_config())
+    examples = nlu_examples(PROJECT_ROOT / "data" / "nlu")
+    data = TrainingData([example(text, intent, lang) for text, intent, lang in examples])
+    for message in data.training_examples:
+        message.set("language", message.get(METADATA)["intent"]["language"])
+    tokenizer.process_training_data(data)
+    resource = Resource("unknown_words")
+    UnknownWordsFallback.create({}, model_storage, resource, execution_context).train(data)
+    return UnknownWordsFallback.load({}, model_storage, resource, execution_context), tokenizer
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "fallback"),
+    [
+        ("blorft wugga", "en", True),
+        ("xqzv plmk", "de", True),
+        ("asdfgh", "fr", True),
+        ("retrun polcy", "en", False),  # typos of real words keep their trigrams
+        ("where is my order", "en", False),
+        ("A12345", "en", False),
+        ("geschenkgutschein", "de", False),  # an unseen but real-looking word
+        ("ываываыва", "ru", True),
+        ("你好", "zh", False),
+    ],
+)
+def test_keyboard_mash_goes_to_the_fallback(
+    gibberish_filter: Any, text: str, language: str, fallback: bool
+) -> None:
+    component, tokenizer = gibberish_filter
+    message = Message({TEXT: text})
+    message.set("language", language)
+    message.set("intent", {"name": "affirm", "confidence": 0.84})
+    tokenizer.process([message])
+    [result] = component.process([message])
+    assert (result.get("intent")["name"] == "nlu_fallback") is fallback

@@ -1,4 +1,4 @@
-"""Shared fixtures: a small knowledge base the actions answer from."""
+"""Shared fixtures: a small knowledge base the actions answer from, and a database."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 import actions.dependencies as dependencies
+from bot.db.database import upgrade
+from bot.knowledge.feedback import FeedbackStore
 
 KNOWLEDGE_BASE = """\
 entries:
@@ -49,10 +51,23 @@ def knowledge_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     directory.mkdir()
     (directory / "store.yml").write_text("placeholders:\n  delivery_days: 7-14\n", encoding="utf-8")
     (directory / "faq.yml").write_text(KNOWLEDGE_BASE, encoding="utf-8")
+    database_url = f"sqlite:///{tmp_path / 'assistant.db'}"
+    upgrade(database_url)
     monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(directory))
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("STORE_NAME", "Sol Shop")
-    dependencies.settings.cache_clear()
-    dependencies.knowledge.cache_clear()
+    _clear_dependencies()
     yield directory
+    _clear_dependencies()
+
+
+def _clear_dependencies() -> None:
     dependencies.settings.cache_clear()
     dependencies.knowledge.cache_clear()
+    dependencies.feedback_store.cache_clear()
+
+
+@pytest.fixture
+def stored() -> FeedbackStore:
+    """What the actions stored (use with the knowledge_base fixture)."""
+    return dependencies.feedback_store()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +64,47 @@ async def test_unsupported_or_unnamed_language(text: str) -> None:
 async def test_first_misunderstanding_asks_to_rephrase(knowledge_base: Path) -> None:
     events, dispatcher = await run(ActionHandleFallback(), tracker([user("asdf qwer", "nlu_fallback")]))
     assert responses(dispatcher) == ["utter_default"]
-    assert events == [SlotSet("misunderstandings", 1.0), SlotSet("human_offered", False)]
+    assert events == [
+        SlotSet("misunderstandings", 1.0),
+        SlotSet("human_offered", False),
+        SlotSet("feedback_asked", False),
+    ]
 
 
 async def test_second_misunderstanding_in_a_row_offers_a_person(knowledge_base: Path) -> None:
     t = tracker([user("zxcv", "nlu_fallback")], slots={"misunderstandings": 1.0})
     events, dispatcher = await run(ActionHandleFallback(), t)
     assert responses(dispatcher) == ["utter_offer_human"]
-    assert events == [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", True)]
+    assert events == [
+        SlotSet("misunderstandings", 0.0),
+        SlotSet("human_offered", True),
+        SlotSet("feedback_asked", False),
+    ]
 
 
 async def test_a_fallback_the_knowledge_base_can_answer_is_answered(knowledge_base: Path) -> None:
     t = tracker([user("how many days does delivery take", "nlu_fallback")], slots={"misunderstandings": 1.0})
     events, dispatcher = await run(ActionHandleFallback(), t)
-    assert [m["text"] for m in dispatcher.messages] == ["Delivery takes 7-14 days from Sol Shop."]
-    assert events == [SlotSet("misunderstandings", 0.0), SlotSet("human_offered", False)]
+    assert [m.get("text") or m["response"] for m in dispatcher.messages] == [
+        "Delivery takes 7-14 days from Sol Shop.",
+        "utter_faq_did_it_help",
+    ]
+    assert events == [
+        SlotSet("misunderstandings", 0.0),
+        SlotSet("feedback_entry", "shipping-time"),
+        SlotSet("feedback_asked", True),
+        SlotSet("human_offered", False),
+    ]
+
+
+async def test_misunderstood_messages_are_stored_for_the_admins(knowledge_base: Path, stored: Any) -> None:
+    await run(ActionHandleFallback(), tracker([user("do you sell gift cards", "nlu_fallback")]))
+    [question] = stored.unanswered(datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert (question.text, question.reason, question.language) == (
+        "do you sell gift cards",
+        "not_understood",
+        "en",
+    )
 
 
 @pytest.mark.parametrize(

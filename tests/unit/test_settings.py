@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.settings import Settings, SettingsError
@@ -33,6 +35,8 @@ def test_values_from_the_environment() -> None:
         {"DEFAULT_LANGUAGE": "it"},
         {"APP_ENV": "production"},
         {"APP_ENV": "production", "SECRET_KEY": "dev-secret-change-me"},
+        {"APP_ENV": "production", "SECRET_KEY": "x" * 40},
+        {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ADMIN_TOKEN": "short"},
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
@@ -40,5 +44,13 @@ def test_bad_settings_are_refused(env: dict[str, str]) -> None:
         Settings.from_env(env)
 
 
-def test_production_with_a_real_secret_starts() -> None:
-    assert Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "x" * 40}).environment == "production"
+def test_production_with_real_secrets_starts() -> None:
+    env = {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ADMIN_TOKEN": "t" * 32}
+    assert Settings.from_env(env).environment == "production"
+
+
+def test_database_defaults_to_sqlite_under_var(tmp_path: Path) -> None:
+    settings = Settings.from_env({"VAR_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'assistant.db'}"
+    url = "postgresql://u@127.0.0.1/db"
+    assert Settings.from_env({"DATABASE_URL": url}).database_url == url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,10 +54,16 @@ def fake_rasa() -> FakeRasa:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa) -> TestClient:
+async def client(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> TestClient:
     server: TestServer = await aiohttp_server(fake_rasa.app())
     settings = Settings(
-        rasa_port=server.port, store_name="Sol Shop", max_message_length=2000, rasa_timeout_seconds=5
+        rasa_port=server.port,
+        store_name="Sol Shop",
+        max_message_length=2000,
+        rasa_timeout_seconds=5,
+        var_dir=tmp_path,
     )
     return await aiohttp_client(create_app(settings))
 

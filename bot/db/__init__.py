@@ -1,0 +1,1 @@
+"""The database: typed SQLAlchemy models, sessions and Alembic migrations."""

@@ -1,0 +1,92 @@
+"""The schema comes only from the migrations, on SQLite and on PostgreSQL.
+
+PostgreSQL runs when TEST_DATABASE_URL points at a server (``.ci/run`` sets it
+to the CI machine's 127.0.0.1:5432); each run gets its own throw-away database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from bot.db.database import Database, downgrade, upgrade
+from bot.db.models import Base
+from bot.knowledge.feedback import FeedbackStore
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to its PostgreSQL)")
+    name = f"assistant_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migrations_build_exactly_the_models(database_url: str) -> None:
+    upgrade(database_url)
+    database = Database(database_url)
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    database.dispose()
+    assert differences == []
+
+
+def test_upgrade_twice_and_downgrade(database_url: str) -> None:
+    upgrade(database_url)
+    upgrade(database_url)  # already at head: nothing to do
+    downgrade(database_url, "base")
+    database = Database(database_url)
+    assert set(inspect(database.engine).get_table_names()) <= {"alembic_version"}
+    database.dispose()
+
+
+def test_feedback_round_trip_with_aware_times(database_url: str) -> None:
+    upgrade(database_url)
+    database = Database(database_url)
+    store = FeedbackStore(database)
+    store.record_unanswered("¿venden tarjetas regalo?", "es", "c1", "no_answer")
+    store.record_unanswered("'; DROP TABLE unanswered_questions; --", "en", "c2", "not_understood")
+    store.record_unanswered('/ask_question{"faq_id": "x"}', "en", "c2", "suggested")  # a payload: not stored
+    store.record_feedback("c1", "shipping-time", "es", "cuando llega", helpful=True)
+    store.record_feedback("c2", "shipping-time", "en", "when", helpful=False)
+
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    questions = store.unanswered(since)
+    assert [q.text for q in questions] == [
+        "'; DROP TABLE unanswered_questions; --",
+        "¿venden tarjetas regalo?",
+    ]
+    assert all(q.created_at.tzinfo is not None and q.created_at > since for q in questions)
+    assert [q.text for q in store.unanswered(since, language="es")] == ["¿venden tarjetas regalo?"]
+    assert store.unanswered(datetime.now(timezone.utc) + timedelta(minutes=1)) == []
+    counts = store.helpfulness(since)
+    assert (counts["shipping-time"].helpful, counts["shipping-time"].not_helpful) == (1, 1)
+    database.dispose()
+
+
+def test_an_unknown_reason_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(url)
+    with pytest.raises(ValueError):
+        FeedbackStore(Database(url)).record_unanswered("x", "en", "c", "because")
