@@ -209,10 +209,15 @@ optimistic; a fresh held-out set is needed for an unbiased number.
 
 ## Knowledge-base retrieval
 
-BM25 per language (`bot/knowledge/index.py`) over the {knowledge["entries"]} starter entries, on
-held-out paraphrases written separately from the knowledge-base questions
-(`bench/data/faq/`, 2 per entry and language). Goals: ≥ 90% top-1 in every language,
-reload of 1,000 entries × 10 languages < 1 s, query p95 < 5 ms.
+BM25 per language (`bot/knowledge/index.py`) over the {knowledge["entries"]} starter entries
+(15 question variants per language each), on held-out paraphrases written separately
+from the knowledge-base questions (`bench/data/faq/`, 2 per entry and language; the
+writers of the question variants never saw them). Goals: ≥ 90% top-1 in every
+language, reload of 1,000 entries × 10 languages < 1 s, query p95 < 5 ms.
+Two retrieval settings changed in this round (character bigrams for Korean, n-gram
+weight 1.0) were chosen on held-out variants of the knowledge base itself, not on
+these paraphrases, though the Korean figure here was looked at too. The answer
+thresholds were not tuned on them.
 
 {faq.markdown(knowledge)}
 

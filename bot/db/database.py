@@ -8,6 +8,7 @@ The schema is only ever changed by the Alembic migrations in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,6 +73,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Apply the migrations up to ``revision`` (creating the database file if needed)."""
     from alembic import command
 
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin
     make_engine(url).dispose()  # creates the SQLite file's directory
     command.upgrade(alembic_config(url), revision)
 
