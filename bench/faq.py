@@ -142,8 +142,8 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
         )
     lines.append("")
     lines.append(
-        "\"Answered directly\" uses the assistant's thresholds (actions/faq.py): the rest get "
-        "\"Is it one of these?\" buttons (the top three) or \"no answer yet\"."
+        '"Answered directly" uses the assistant\'s thresholds (actions/faq.py): the rest get '
+        '"Is it one of these?" buttons (the top three) or "no answer yet".'
     )
     lines.append("")
     lines.append(
