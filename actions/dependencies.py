@@ -26,5 +26,10 @@ def knowledge() -> KnowledgeService:
 
 
 @lru_cache(maxsize=1)
+def database() -> Database:
+    return Database(settings().database_url)
+
+
+@lru_cache(maxsize=1)
 def feedback_store() -> FeedbackStore:
-    return FeedbackStore(Database(settings().database_url))
+    return FeedbackStore(database())

@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot serve | run | shell | db upgrade | kb validate``."""
+"""Command line: ``python -m bot serve | run | shell | db upgrade | import orders | demo-data |
+kb validate``."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations (also done at start-up)")
+    importer = commands.add_parser("import", help="import data exported from the store")
+    import_commands = importer.add_subparsers(dest="import_command", required=True)
+    orders = import_commands.add_parser("orders", help="orders from a CSV (Shopify-style) or JSON file")
+    orders.add_argument("file", type=Path)
+    commands.add_parser("demo-data", help="load the demo staff, customers and orders")
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     validate = kb_commands.add_parser("validate", help="check the FAQ files; non-zero exit on errors")
@@ -48,6 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         upgrade(settings.database_url)
         print(f"Database is up to date: {settings.database_url}")
+        return 0
+
+    if args.command == "import":
+        return import_orders(settings, args.file)
+
+    if args.command == "demo-data":
+        from bot.db.database import Database, upgrade
+        from bot.orders import demo
+
+        upgrade(settings.database_url)
+        report = demo.load(Database(settings.database_url))
+        print(f"Demo data loaded: {report.created} new and {report.updated} updated orders.")
         return 0
 
     if args.command == "serve":
@@ -88,3 +106,26 @@ def validate_knowledge_base(directory: Path) -> int:
     else:
         print(f"Translation coverage: every entry in all {len(SUPPORTED_LANGUAGES)} languages.")
     return 1 if problems else 0
+
+
+def import_orders(settings: Settings, path: Path) -> int:
+    """Import orders, print one line per bad order; non-zero exit if any was bad."""
+    from bot.db.database import Database, upgrade
+    from bot.orders.importer import ImportFileError, import_file
+
+    if not path.is_file():
+        print(f"{path} is not a file", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    try:
+        report = import_file(Database(settings.database_url), path, show_progress=True)
+    except ImportFileError as error:
+        print(f"Cannot import {path.name}: {error}", file=sys.stderr)
+        return 2
+    for where, number, message in report.errors:
+        print(f"error: {path.name} {where} (order {number}): {message}")
+    print(
+        f"{report.imported} orders imported ({report.created} new, {report.updated} updated), "
+        f"{len(report.errors)} with errors."
+    )
+    return 1 if report.errors else 0

@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET = "dev-secret-change-me"
 DEV_ADMIN_TOKEN = "dev-admin-token"
+DEV_CUSTOMER_SECRET = "dev-customer-token-secret"
 
 
 class SettingsError(ValueError):
@@ -48,6 +49,8 @@ class Settings:
     database_url_setting: str = ""
     #: Bearer token for the knowledge-base admin API (until staff accounts exist).
     admin_token: str = DEV_ADMIN_TOKEN
+    #: Shared with the store's server, which signs customer tokens with it (bot/orders/tokens.py).
+    customer_token_secret: str = DEV_CUSTOMER_SECRET
 
     @property
     def rasa_url(self) -> str:
@@ -123,14 +126,19 @@ class Settings:
             knowledge_base_dir=Path(env.get("KNOWLEDGE_BASE_DIR", str(defaults.knowledge_base_dir))),
             database_url_setting=env.get("DATABASE_URL", "").strip(),
             admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
+            customer_token_secret=env.get("CUSTOMER_TOKEN_SECRET", defaults.customer_token_secret),
         )
         if settings.environment == "production":
             if settings.secret_key in ("", DEV_SECRET):
                 raise SettingsError("SECRET_KEY must be set to a long random value in production")
-            if len(settings.admin_token) < 24 or settings.admin_token == DEV_ADMIN_TOKEN:
-                raise SettingsError(
-                    "ADMIN_TOKEN must be set to a random value of 24+ characters in production"
-                )
+            for name, value, default in (
+                ("ADMIN_TOKEN", settings.admin_token, DEV_ADMIN_TOKEN),
+                ("CUSTOMER_TOKEN_SECRET", settings.customer_token_secret, DEV_CUSTOMER_SECRET),
+            ):
+                if len(value) < 24 or value == default:
+                    raise SettingsError(
+                        f"{name} must be set to a random value of 24+ characters in production"
+                    )
         return settings
 
     def process_environment(self) -> dict[str, str]:
@@ -151,6 +159,7 @@ class Settings:
             "KNOWLEDGE_BASE_DIR": str(self.knowledge_base_dir),
             "DATABASE_URL": self.database_url,
             "ADMIN_TOKEN": self.admin_token,
+            "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
             # Read by endpoints.yml:
             "ACTION_SERVER_URL": self.action_server_url,
             "NLG_URL": self.nlg_url,

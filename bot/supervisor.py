@@ -165,6 +165,21 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _load_demo_data_into_a_new_database(settings: Settings) -> None:
+    """A new user sees order tracking at once: a database without orders gets the demo set."""
+    from bot.db.database import Database, upgrade
+    from bot.orders import demo
+
+    upgrade(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        if demo.is_empty(database):
+            report = demo.load(database)
+            print(f"New database: loaded {report.created} demo orders (python -m bot demo-data).")
+    finally:
+        database.dispose()
+
+
 def _shown_token(settings: Settings) -> str:
     """The admin token as printed: the development default in full, a real one never."""
     return settings.admin_token if settings.admin_token == DEV_ADMIN_TOKEN else "$ADMIN_TOKEN"
@@ -177,6 +192,7 @@ def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
         return 2
     supervisor = Supervisor(settings, rasa_executable, settings.var_dir / "logs")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    _load_demo_data_into_a_new_database(settings)
     try:
         print("Starting the action server, the web service and the Rasa server (about a minute)...")
         supervisor.start(supervisor.plan(with_rasa_server=not shell))

@@ -6,10 +6,23 @@ tests compare the models with the migrated schema).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db.types import UTCDateTime, utcnow
 
@@ -57,4 +70,172 @@ class AnswerFeedback(Base):
     __table_args__ = (
         Index("ix_answer_feedback_entry_id", "entry_id"),
         Index("ix_answer_feedback_created_at", "created_at"),
+    )
+
+
+class StaffMember(Base):
+    """A person of the seller's team: agent, manager (looks after VIP customers) or admin.
+
+    Sign-in (password hash, sessions) arrives with the human-service issue; the
+    orders issue needs managers to exist so VIP customers can have one.
+    """
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # agent | manager | admin
+    languages: Mapped[str] = mapped_column(String(64), default="")  # "en es", what they read
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    customers: Mapped[list[Customer]] = relationship(back_populates="manager", lazy="raise_on_sql")
+
+
+class Customer(Base):
+    """A buyer the store knows (from its order export or the demo data)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The store's own customer id (what the signed customer token carries).
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    preferred_language: Mapped[str | None] = mapped_column(String(8), default=None)
+    tier: Mapped[str] = mapped_column(String(8), default="standard")  # standard | vip
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    manager: Mapped[StaffMember | None] = relationship(back_populates="customers", lazy="raise_on_sql")
+    orders: Mapped[list[Order]] = relationship(back_populates="customer", lazy="raise_on_sql")
+
+
+class Order(Base):
+    """An order as the store exported it. ``number`` is normalised (see bot/orders/numbers.py)."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True, default=None)
+    #: The email the order was placed with, lower-case (checked for anonymous buyers).
+    email: Mapped[str] = mapped_column(String(254))
+    #: The shipping postcode, upper-case without spaces (the alternative check).
+    shipping_postcode: Mapped[str] = mapped_column(String(16), default="")
+    shipping_country: Mapped[str] = mapped_column(String(2), default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    shipping_total: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    tax_total: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    status: Mapped[str] = mapped_column(String(20))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer | None] = relationship(back_populates="orders", lazy="raise_on_sql")
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", lazy="raise_on_sql", order_by="OrderItem.id"
+    )
+    shipments: Mapped[list[Shipment]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", lazy="raise_on_sql", order_by="Shipment.id"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+    order: Mapped[Order] = relationship(back_populates="items", lazy="raise_on_sql")
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    carrier: Mapped[str] = mapped_column(String(64))
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    estimated_delivery: Mapped[date | None] = mapped_column(Date, default=None)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    order: Mapped[Order] = relationship(back_populates="shipments", lazy="raise_on_sql")
+    checkpoints: Mapped[list[Checkpoint]] = relationship(
+        back_populates="shipment",
+        cascade="all, delete-orphan",
+        lazy="raise_on_sql",
+        order_by="Checkpoint.happened_at",
+    )
+
+
+class Checkpoint(Base):
+    """One scan of a parcel: when, where, what (the carrier's words, in English)."""
+
+    __tablename__ = "shipment_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    happened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    place: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="in_transit")
+
+    shipment: Mapped[Shipment] = relationship(back_populates="checkpoints", lazy="raise_on_sql")
+
+
+class Conversation(Base):
+    """One buyer's chat, by the widget's conversation id."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True, default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConversationMessage(Base):
+    """Everything said in a conversation, by the buyer, the bot or a person."""
+
+    __tablename__ = "conversation_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    sender: Mapped[str] = mapped_column(String(8))  # buyer | bot | staff
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # buttons, payloads
+    client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_conversation_messages_conversation", "conversation_id", "id"),
+        UniqueConstraint("conversation_id", "client_msg_id", name="uq_conversation_messages_client_msg"),
+    )
+
+
+class LookupAttempt(Base):
+    """An order lookup by an anonymous buyer; failures count towards the lockout."""
+
+    __tablename__ = "lookup_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    order_number: Mapped[str] = mapped_column(String(32), default="")
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_lookup_attempts_conversation", "conversation_id", "created_at"),
+        Index("ix_lookup_attempts_client", "client_address", "created_at"),
     )

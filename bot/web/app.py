@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from bot.languages import SUPPORTED_LANGUAGES, language_from_locale, normalise_language
+from bot.orders.tokens import InvalidToken
+from bot.orders.tokens import verify as verify_token
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
 from bot.web.admin import setup_admin
@@ -152,6 +154,9 @@ async def chat(request: web.Request) -> web.Response:
     metadata = {
         "conversation_language": request.app[LANGUAGES].get(message.conversation_id),
         "locale": message.locale,
+        # The only way the assistant learns who the buyer is: a token the store signed.
+        "customer": _verified_customer(settings, message),
+        "client_address": request.remote or "",
     }
     try:
         async with request.app[RASA_SESSION].post(
@@ -169,6 +174,19 @@ async def chat(request: web.Request) -> web.Response:
         )
     language = request.app[LANGUAGES].get(message.conversation_id) or language
     return _chat_reply(message, language, [_reply(r) for r in replies if isinstance(r, dict)])
+
+
+def _verified_customer(settings: Settings, message: IncomingMessage) -> dict[str, str] | None:
+    """The customer the store's signed token names, or None (anonymous) when it is
+    missing, tampered with or expired; a bad token is logged, never shown."""
+    if not message.customer_token:
+        return None
+    try:
+        identity = verify_token(message.customer_token, settings.customer_token_secret)
+    except InvalidToken as error:
+        logger.warning("Ignored customer token in conversation %s: %s", message.conversation_id, error)
+        return None
+    return {"id": identity.customer_id, "email": identity.email}
 
 
 def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ class IncomingMessage:
     text: str
     locale: str | None
     client_msg_id: str | None
+    #: The store's signed customer token, unchecked (the web service verifies it).
+    customer_token: str | None = None
 
 
 def clean_text(text: str) -> str:
@@ -69,4 +71,7 @@ def parse_incoming(body: object) -> IncomingMessage:
         raise InvalidMessage(
             "invalid_client_msg_id", "client_msg_id must be a string of up to 64 characters."
         )
-    return IncomingMessage(conversation_id, clean_text(raw), locale, client_msg_id)
+    token = body.get("customer_token")
+    if not isinstance(token, str) or not token or len(token) > 2048:
+        token = None  # anything else is treated as no token: the buyer is anonymous
+    return IncomingMessage(conversation_id, clean_text(raw), locale, client_msg_id, token)

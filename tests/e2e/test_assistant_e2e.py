@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 import requests
 
+from bot.db.database import Database, upgrade
 from bot.languages import SUPPORTED_LANGUAGES
+from bot.orders import demo
+from bot.orders.tokens import sign
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor
@@ -55,6 +58,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def assistant(settings: Settings) -> Iterator[Settings]:
     if not settings.model_path.exists():
         pytest.fail(f"no trained model at {settings.model_path}: run `make train`")
+    upgrade(settings.database_url)
+    demo.load(Database(settings.database_url))  # customers and orders to track
     supervisor = Supervisor(settings, RASA, Path(settings.var_dir) / "logs")
     try:
         supervisor.start(supervisor.plan(), timeout=420)
@@ -144,7 +149,8 @@ def test_greeting_in_every_language(
 def test_spanish_conversation(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:
     chat = Chat(assistant, known_texts, locale="es-MX")
     assert chat.say("hola") == [("utter_greet", "es")]
-    assert chat.say("donde esta mi pedido 10234?") == [("utter_order_tracking_unavailable", "es")]
+    assert chat.say("donde esta mi pedido 10234?") == [("utter_ask_order_verification", "es")]
+    assert chat.say("olvídalo") == [("utter_anything_else", "es")]
     assert chat.say("ok") == [("utter_how_can_help", "es")]  # short: stays Spanish
     assert chat.say("gracias") == [("utter_youre_welcome", "es")]
     assert chat.say("adios") == [("utter_goodbye", "es")]
@@ -331,3 +337,69 @@ def test_an_entry_added_through_the_admin_api_is_answered_within_two_seconds(ass
         assert any(p["file"] == "payment.yml" for p in problems)
     finally:
         path.write_bytes(good)
+
+
+def texts(response: requests.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [m.get("text") or "" for m in response.json()["messages"]]
+
+
+def test_an_anonymous_buyer_tracks_an_order_in_english(
+    assistant: Settings, known_texts: dict[str, tuple[str, str]]
+) -> None:
+    chat = Chat(assistant, known_texts, locale="en-US")
+    assert chat.say("where is my order #10231?") == [("utter_ask_order_verification", "en")]
+    reply = texts(chat.send("emily.carter@example.com"))
+    assert (
+        reply[0].startswith("Order 10231, placed on ") and "in transit" in reply[0] and "$58.90" in reply[0]
+    )
+    assert "DHL Express" in reply[1] and "JD014600003521" in reply[1] and "Cincinnati Hub, US" in reply[1]
+    assert reply[2].startswith("Estimated delivery: ")
+
+
+def test_an_identified_customer_chooses_an_order_in_chinese(assistant: Settings) -> None:
+    token = sign("c-1005", "wang.fang@example.cn", int(time.time()) + 600, assistant.customer_token_secret)
+    url = f"http://127.0.0.1:{assistant.web_port}/api/chat"
+    conversation = uuid.uuid4().hex
+
+    def send(text: str) -> list[dict[str, Any]]:
+        body = {"conversation_id": conversation, "text": text, "locale": "zh-CN", "customer_token": token}
+        response = requests.post(url, json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        return list(response.json()["messages"])
+
+    [choose] = send("我的订单到哪了？")
+    payloads = [b["payload"] for b in choose["buttons"]]
+    assert set(payloads) == {
+        '/ask_order_status{"order_number": "10237"}',
+        '/ask_order_status{"order_number": "10238"}',
+    }
+    reply = [m["text"] for m in send('/ask_order_status{"order_number": "10237"}')]
+    assert "10237" in reply[0] and "SF Express" in reply[1] and "SF1234567890123" in reply[1]
+    assert any("\u4e00" <= c <= "\u9fff" for c in reply[0])  # in Chinese
+
+
+def test_arabic_indic_digits_and_a_postcode_find_the_order(assistant: Settings) -> None:
+    chat = Chat(assistant, {}, locale="ar-SA")
+    first = texts(chat.send("وين طلبي رقم ١٠٢٤٠؟"))
+    assert len(first) == 1
+    reply = texts(chat.send("11564"))
+    assert "10240" in reply[0] and "Aramex" in reply[1]
+    assert reply[-1] != reply[0]  # delivered: "did you receive it?" follows
+
+
+def test_five_wrong_tries_lock_the_lookup(
+    assistant: Settings, known_texts: dict[str, tuple[str, str]]
+) -> None:
+    chat = Chat(assistant, known_texts, locale="en-GB")
+    chat.say("where is my order 10231")
+    for attempt in range(5):
+        reply = chat.say(f"nobody{attempt}@example.com")
+        if attempt < 4:
+            assert reply == [("utter_order_not_found", "en"), ("utter_ask_order_number", "en")]
+            assert chat.say("10231") == [("utter_ask_order_verification", "en")]
+    assert reply == [("utter_order_lookup_locked", "en")]
+    assert chat.say("no thanks") == [("utter_anything_else", "en")]
+    # Locked: even the right email is not looked up now.
+    assert chat.say("where is my order 10231") == [("utter_ask_order_verification", "en")]
+    assert chat.say("emily.carter@example.com") == [("utter_order_lookup_locked", "en")]

@@ -1,11 +1,19 @@
-"""Shared fixtures: a small knowledge base the actions answer from, and a database."""
+"""Shared fixtures: a small knowledge base the actions answer from, and databases.
+
+``database_url`` runs a test on SQLite and, when TEST_DATABASE_URL points at a
+PostgreSQL server (``.ci/run`` sets it), again on a throw-away PostgreSQL database.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 import actions.dependencies as dependencies
 from bot.db.database import upgrade
@@ -65,9 +73,30 @@ def _clear_dependencies() -> None:
     dependencies.settings.cache_clear()
     dependencies.knowledge.cache_clear()
     dependencies.feedback_store.cache_clear()
+    dependencies.database.cache_clear()
 
 
 @pytest.fixture
 def stored() -> FeedbackStore:
     """What the actions stored (use with the knowledge_base fixture)."""
     return dependencies.feedback_store()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to its PostgreSQL)")
+    name = f"assistant_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -115,6 +115,7 @@ async def test_a_broken_database_never_breaks_the_answer(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent-dir/x/y.db")
     dependencies.feedback_store.cache_clear()
+    dependencies.database.cache_clear()
     dependencies.settings.cache_clear()
     dispatcher = await ask("do you sell garden furniture")
     assert said(dispatcher) == ["utter_faq_no_answer"]

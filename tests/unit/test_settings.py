@@ -37,6 +37,7 @@ def test_values_from_the_environment() -> None:
         {"APP_ENV": "production", "SECRET_KEY": "dev-secret-change-me"},
         {"APP_ENV": "production", "SECRET_KEY": "x" * 40},
         {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ADMIN_TOKEN": "short"},
+        {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ADMIN_TOKEN": "t" * 32},
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
@@ -45,7 +46,12 @@ def test_bad_settings_are_refused(env: dict[str, str]) -> None:
 
 
 def test_production_with_real_secrets_starts() -> None:
-    env = {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ADMIN_TOKEN": "t" * 32}
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "x" * 40,
+        "ADMIN_TOKEN": "t" * 32,
+        "CUSTOMER_TOKEN_SECRET": "c" * 32,
+    }
     assert Settings.from_env(env).environment == "production"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.settings import Settings
+from bot.orders.tokens import sign
+from bot.settings import DEV_CUSTOMER_SECRET, Settings
 from bot.web.app import create_app
 
 Factory = Callable[..., Awaitable[Any]]
@@ -88,7 +91,16 @@ async def test_chat_relays_to_rasa_with_conversation_and_locale(
     assert body["language"] == "es"
     assert body["messages"] == [{"text": "echo: hola", "buttons": [{"title": "Yes", "payload": "/affirm"}]}]
     assert fake_rasa.received == [
-        {"sender": "c1", "message": "hola", "metadata": {"conversation_language": None, "locale": "es-MX"}}
+        {
+            "sender": "c1",
+            "message": "hola",
+            "metadata": {
+                "conversation_language": None,
+                "locale": "es-MX",
+                "customer": None,
+                "client_address": "127.0.0.1",
+            },
+        }
     ]
 
 
@@ -225,3 +237,34 @@ async def test_test_page_is_served(client: TestClient) -> None:
     response = await client.get("/")
     assert response.status == 200
     assert "textContent" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        (sign("c-1002", "Ana.Garcia@example.com", 4_000_000_000, DEV_CUSTOMER_SECRET), "c-1002"),
+        (sign("c-1002", "ana.garcia@example.com", 1_000_000_000, DEV_CUSTOMER_SECRET), None),  # expired
+        (sign("c-1002", "ana.garcia@example.com", 4_000_000_000, "another-secret"), None),  # wrong secret
+        ("bm90IGEgdG9rZW4", None),  # "not a token"
+        ("", None),
+    ],
+)
+async def test_a_customer_token_identifies_the_buyer_only_when_valid(
+    client: TestClient, fake_rasa: FakeRasa, token: str, expected: str | None
+) -> None:
+    body = {"conversation_id": "c9", "text": "hi", "customer_token": token}
+    response = await client.post("/api/chat", json=body)
+    assert response.status == 200
+    customer = fake_rasa.received[-1]["metadata"]["customer"]
+    assert (customer or {}).get("id") == expected
+    if expected:
+        assert customer["email"] == "ana.garcia@example.com"
+
+
+async def test_a_tampered_token_is_ignored(client: TestClient, fake_rasa: FakeRasa) -> None:
+    token = sign("c-1001", "emily.carter@example.com", 4_000_000_000, DEV_CUSTOMER_SECRET)
+    body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    body["customer_id"] = "c-1002"  # someone else's account, same signature
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+    await client.post("/api/chat", json={"conversation_id": "c9", "text": "hi", "customer_token": forged})
+    assert fake_rasa.received[-1]["metadata"]["customer"] is None

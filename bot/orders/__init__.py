@@ -1,0 +1,1 @@
+"""Customers' orders: normalising numbers, verifying who asks, formatting, importing."""

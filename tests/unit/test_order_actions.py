@@ -1,0 +1,189 @@
+"""Order tracking through the actions, against the demo data in a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from trackers import tracker, user
+
+import actions.dependencies as dependencies
+from actions.orders import (
+    ActionOrderChange,
+    ActionOrderDeliveryAnswer,
+    ActionTrackOrder,
+    ValidateOrderTrackingForm,
+)
+from bot.db.database import Database, upgrade
+from bot.orders import demo
+from bot.orders.queries import MAX_FAILED_LOOKUPS
+
+ANA = {"customer": {"id": "c-1002", "email": "ana.garcia@example.com"}, "client_address": "10.0.0.2"}
+EMILY = {"customer": {"id": "c-1001", "email": "emily.carter@example.com"}, "client_address": "10.0.0.1"}
+
+
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, knowledge_base: Path) -> Iterator[None]:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    upgrade(url)
+    demo.load(Database(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    dependencies.settings.cache_clear()
+    dependencies.database.cache_clear()
+    yield
+    dependencies.database.cache_clear()
+
+
+def said(dispatcher: CollectingDispatcher) -> list[str]:
+    return [m.get("response") or m.get("text") or "" for m in dispatcher.messages]
+
+
+def message(dispatcher: CollectingDispatcher, response: str) -> dict[str, Any]:
+    return next(m for m in dispatcher.messages if m.get("response") == response)
+
+
+async def track(slots: dict[str, Any], metadata: dict[str, Any] | None = None, language: str = "en") -> Any:
+    dispatcher = CollectingDispatcher()
+    events = [user("where is my order", "ask_order_status", metadata=metadata)]
+    result = await ActionTrackOrder().run(dispatcher, tracker(events, {"language": language, **slots}), {})
+    return dispatcher, result
+
+
+async def verify(number: str, proof: str, sender: str = "test", address: str = "10.9.9.9") -> Any:
+    dispatcher = CollectingDispatcher()
+    events = [user(proof, "inform", metadata={"client_address": address})]
+    t = tracker(events, {"order_number": number}, sender_id=sender)
+    result = await ValidateOrderTrackingForm().validate_order_verification(proof, dispatcher, t, {})
+    return dispatcher, result
+
+
+async def test_anonymous_buyer_with_number_and_email_sees_the_order(shop: None) -> None:
+    _, result = await verify("10231", "Emily.Carter@example.com ")
+    assert result == {"order_verification": "Emily.Carter@example.com"}
+    dispatcher, events = await track(
+        {"order_number": "10231", "order_verification": "emily.carter@example.com"}
+    )
+    assert said(dispatcher) == ["utter_order_status", "utter_order_shipment", "utter_order_eta"]
+    status = message(dispatcher, "utter_order_status")
+    assert (status["order_number"], status["status"], status["total"]) == ("10231", "in transit", "$58.90")
+    shipment = message(dispatcher, "utter_order_shipment")
+    assert (shipment["carrier"], shipment["tracking_number"]) == ("DHL Express", "JD014600003521")
+    assert shipment["checkpoint_place"] == "Cincinnati Hub, US"
+    assert SlotSet("order_verification", None) in events  # the proof is not kept
+
+
+async def test_the_postcode_also_proves_it(shop: None) -> None:
+    _, result = await verify("10235", "75011")
+    assert result["order_verification"] == "75011"
+
+
+async def test_no_such_order_and_wrong_email_get_the_same_answer(shop: None) -> None:
+    wrong_email, result_1 = await verify("10231", "someone@else.com", sender="a")
+    no_order, result_2 = await verify("99999", "emily.carter@example.com", sender="b")
+    assert said(wrong_email) == said(no_order) == ["utter_order_not_found"]
+    assert result_1 == result_2 == {"order_verification": None, "order_number": None}
+
+
+async def test_five_failures_lock_the_lookup_even_with_the_right_email(shop: None) -> None:
+    for _ in range(MAX_FAILED_LOOKUPS):
+        await verify("10231", "wrong@example.com", sender="mallory")
+    _, result = await verify("10231", "emily.carter@example.com", sender="mallory")
+    assert result["order_lookup_locked"] is True
+    dispatcher, events = await track({"order_lookup_locked": True})
+    assert said(dispatcher) == ["utter_order_lookup_locked"]
+    assert SlotSet("human_offered", True) in events
+
+
+async def test_the_lockout_also_counts_per_client_address(shop: None) -> None:
+    for attempt in range(MAX_FAILED_LOOKUPS):
+        await verify("10231", "wrong@example.com", sender=f"new-conversation-{attempt}", address="10.6.6.6")
+    _, result = await verify("10231", "emily.carter@example.com", sender="yet-another", address="10.6.6.6")
+    assert result.get("order_lookup_locked") is True
+    _, elsewhere = await verify("10231", "emily.carter@example.com", sender="other", address="10.7.7.7")
+    assert elsewhere == {"order_verification": "emily.carter@example.com"}
+
+
+async def test_an_identified_customer_chooses_among_their_orders(shop: None) -> None:
+    dispatcher, _ = await track({}, metadata=ANA, language="es")
+    [choose] = dispatcher.messages
+    assert choose["response"] == "utter_order_choose"
+    payloads = [b["payload"] for b in choose["buttons"]]
+    assert sorted(payloads) == [
+        '/ask_order_status{"order_number": "10233"}',
+        '/ask_order_status{"order_number": "10234"}',
+    ]
+    assert "·" in choose["buttons"][0]["title"]
+
+
+async def test_an_identified_customer_needs_no_proof_for_their_own_order(shop: None) -> None:
+    form = ValidateOrderTrackingForm()
+    t = tracker([user("x", "ask_order_status", metadata=ANA)], {"order_number": "10233"})
+    assert (
+        await form.required_slots(["order_number", "order_verification"], CollectingDispatcher(), t, {}) == []
+    )
+    other = tracker([user("x", "ask_order_status", metadata=ANA)], {"order_number": "10231"})
+    slots = await form.required_slots(
+        ["order_number", "order_verification"], CollectingDispatcher(), other, {}
+    )
+    assert slots == ["order_number", "order_verification"]  # someone else's order: prove it
+    dispatcher, _ = await track({"order_number": "10233"}, metadata=ANA, language="es")
+    status = message(dispatcher, "utter_order_status")
+    assert (status["order_number"], status["status"]) == ("10233", "en reparto")
+    assert "88,90" in status["total"]  # Spanish number format
+
+
+async def test_a_token_for_an_unknown_customer_is_anonymous(shop: None) -> None:
+    ghost = {"customer": {"id": "c-9999", "email": "ghost@example.com"}}
+    t = tracker([user("x", "ask_order_status", metadata=ghost)], {})
+    slots = await ValidateOrderTrackingForm().required_slots(
+        ["order_number", "order_verification"], CollectingDispatcher(), t, {}
+    )
+    assert slots == ["order_number", "order_verification"]
+
+
+async def test_delivered_asks_if_received_and_delayed_offers_a_person(shop: None) -> None:
+    dispatcher, events = await track({"order_number": "10232"}, metadata=EMILY)
+    assert said(dispatcher)[-1] == "utter_order_ask_received"
+    assert SlotSet("delivery_check_asked", True) in events
+    delayed = {"customer": {"id": "c-1004", "email": "jonas.weber@example.de"}}
+    dispatcher, events = await track({}, metadata=delayed, language="de")
+    assert said(dispatcher)[-1] == "utter_order_delayed"
+    assert SlotSet("human_offered", True) in events
+
+
+async def test_not_received_opens_an_escalation(shop: None) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker([user("no", "deny")], {"delivery_check_asked": True})
+    events = await ActionOrderDeliveryAnswer().run(dispatcher, t, {})
+    assert said(dispatcher) == ["utter_order_not_received", "utter_human_unavailable"]
+    assert SlotSet("delivery_check_asked", False) in events
+
+
+async def test_not_yet_shipped(shop: None) -> None:
+    dispatcher, _ = await track({"order_number": "10234"}, metadata=ANA)
+    assert said(dispatcher) == ["utter_order_status", "utter_order_not_shipped"]
+
+
+async def test_an_invalid_order_number_is_refused(shop: None) -> None:
+    dispatcher = CollectingDispatcher()
+    result = ValidateOrderTrackingForm().validate_order_number("hello", dispatcher, tracker([], {}), {})
+    assert result == {"order_number": None} and said(dispatcher) == ["utter_order_number_invalid"]
+    ok = ValidateOrderTrackingForm().validate_order_number(
+        "#１０ ２３４", CollectingDispatcher(), tracker([], {}), {}
+    )
+    assert ok == {"order_number": "10234"}
+
+
+async def test_an_order_change_gets_the_policy_and_a_person(shop: None) -> None:
+    dispatcher = CollectingDispatcher()
+    t = tracker([user("I want to return my order, can I send an item back", "request_order_change")], {})
+    await ActionOrderChange().run(dispatcher, t, {})
+    assert said(dispatcher) == [
+        "You can return items within 30 days.",
+        "utter_order_change_handoff",
+        "utter_human_unavailable",
+    ]
