@@ -35,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     orders = import_commands.add_parser("orders", help="orders from a CSV (Shopify-style) or JSON file")
     orders.add_argument("file", type=Path)
     commands.add_parser("demo-data", help="load the demo staff, customers and orders")
+    token = commands.add_parser("customer-token", help="sign a customer token (for trying the widget)")
+    token.add_argument("customer_id")
+    token.add_argument("email")
+    token.add_argument("--hours", type=float, default=24.0, help="valid for this long (default 24)")
     kb = commands.add_parser("kb", help="knowledge base tools")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     validate = kb_commands.add_parser("validate", help="check the FAQ files; non-zero exit on errors")
@@ -54,6 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         upgrade(settings.database_url)
         print(f"Database is up to date: {settings.database_url}")
+        return 0
+
+    if args.command == "customer-token":
+        import time
+
+        from bot.orders.tokens import sign
+
+        expires = int(time.time() + args.hours * 3600)
+        print(sign(args.customer_id, args.email, expires, settings.customer_token_secret))
         return 0
 
     if args.command == "import":

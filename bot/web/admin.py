@@ -38,6 +38,7 @@ SETTINGS_KEY = web.AppKey("admin_settings", Settings)
 KNOWLEDGE = web.AppKey("knowledge", KnowledgeService)
 EDITOR = web.AppKey("editor", KnowledgeEditor)
 FEEDBACK = web.AppKey("feedback", FeedbackStore)
+DATABASE = web.AppKey("database", Database)
 TOKENIZERS = web.AppKey("tokenizers", Tokenizers)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -278,6 +279,7 @@ def setup_admin(app: web.Application, settings: Settings, tokenizers: Tokenizers
 
     async def database(app: web.Application) -> Any:
         db = Database(settings.database_url)
+        app[DATABASE] = db
         app[FEEDBACK] = FeedbackStore(db)
         yield
         db.dispose()

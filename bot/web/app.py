@@ -7,6 +7,7 @@ opened and closed in ``cleanup_ctx``; nothing happens at import time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.conversation_log import record_buyer_message, record_replies, replies_to
 from bot.languages import SUPPORTED_LANGUAGES, language_from_locale, normalise_language
 from bot.orders.tokens import InvalidToken
 from bot.orders.tokens import verify as verify_token
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
-from bot.web.admin import setup_admin
+from bot.web.admin import DATABASE, setup_admin
 from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming
 
 logger = logging.getLogger(__name__)
@@ -151,11 +154,15 @@ async def chat(request: web.Request) -> web.Response:
     if not message.text:
         return _chat_reply(message, language, [render(request, "utter_empty_message", language)])
 
+    customer = _verified_customer(settings, message)
+    duplicate = await _log_buyer_message(request, message, customer)
+    if duplicate is not None:
+        return _chat_reply(message, language, duplicate)  # a retry: answered already
     metadata = {
         "conversation_language": request.app[LANGUAGES].get(message.conversation_id),
         "locale": message.locale,
         # The only way the assistant learns who the buyer is: a token the store signed.
-        "customer": _verified_customer(settings, message),
+        "customer": customer,
         "client_address": request.remote or "",
     }
     try:
@@ -173,7 +180,50 @@ async def chat(request: web.Request) -> web.Response:
             503, "assistant_unavailable", text, language=language, conversation_id=message.conversation_id
         )
     language = request.app[LANGUAGES].get(message.conversation_id) or language
-    return _chat_reply(message, language, [_reply(r) for r in replies if isinstance(r, dict)])
+    shown = [_reply(r) for r in replies if isinstance(r, dict)]
+    await _log(request, record_replies, message.conversation_id, shown, language)
+    return _chat_reply(message, language, shown)
+
+
+async def _log(request: web.Request, write: Callable[..., Any], *args: Any) -> Any:
+    """Run a conversation-log function in a session (off the event loop).
+
+    A database failure is logged and the chat goes on: Rasa keeps its own
+    tracker, so the conversation itself is not lost.
+    """
+
+    def work() -> Any:
+        with request.app[DATABASE].session() as session:
+            return write(session, *args)
+
+    try:
+        return await asyncio.to_thread(work)
+    except SQLAlchemyError:
+        logger.exception("Conversation log write failed for %s", args[0] if args else "?")
+        return None
+
+
+async def _log_buyer_message(
+    request: web.Request, message: IncomingMessage, customer: dict[str, str] | None
+) -> list[dict[str, Any]] | None:
+    """Store the buyer's message; the earlier replies if it is a retry of one answered already."""
+    if message.client_msg_id:
+        earlier = await _log(request, replies_to, message.conversation_id, message.client_msg_id)
+        if earlier:
+            return list(earlier)
+        if earlier == []:
+            return None  # stored, never answered (the assistant was down): ask it now
+    new = await _log(
+        request,
+        record_buyer_message,
+        message.conversation_id,
+        message.text,
+        message.client_msg_id,
+        customer["id"] if customer else None,
+    )
+    if new is False and message.client_msg_id:  # the same retry arrived twice at once
+        return list(await _log(request, replies_to, message.conversation_id, message.client_msg_id) or [])
+    return None
 
 
 def _verified_customer(settings: Settings, message: IncomingMessage) -> dict[str, str] | None:

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
+from bot.db.database import Database, upgrade
+from bot.db.models import ConversationMessage
 from bot.orders.tokens import sign
 from bot.settings import DEV_CUSTOMER_SECRET, Settings
 from bot.web.app import create_app
@@ -68,6 +71,7 @@ async def client(
         rasa_timeout_seconds=5,
         var_dir=tmp_path,
     )
+    upgrade(settings.database_url)
     return await aiohttp_client(create_app(settings))
 
 
@@ -268,3 +272,50 @@ async def test_a_tampered_token_is_ignored(client: TestClient, fake_rasa: FakeRa
     forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
     await client.post("/api/chat", json={"conversation_id": "c9", "text": "hi", "customer_token": forged})
     assert fake_rasa.received[-1]["metadata"]["customer"] is None
+
+
+async def test_messages_and_replies_are_logged_and_a_retry_is_not_sent_twice(
+    client: TestClient, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    body = {"conversation_id": "c-log", "text": "hola", "client_msg_id": "m1"}
+    first = await (await client.post("/api/chat", json=body)).json()
+    again = await (await client.post("/api/chat", json=body)).json()  # the widget retries
+    assert len(fake_rasa.received) == 1  # Rasa was asked once
+    assert (
+        again["messages"]
+        == first["messages"]
+        == [{"text": "echo: hola", "buttons": [{"title": "Yes", "payload": "/affirm"}]}]
+    )
+    await client.post("/api/chat", json={**body, "text": "adios", "client_msg_id": "m2"})
+    database = Database(f"sqlite:///{tmp_path / 'assistant.db'}")
+    with database.session() as session:
+        rows = session.scalars(select(ConversationMessage).order_by(ConversationMessage.id)).all()
+        assert [(m.sender, m.text) for m in rows] == [
+            ("buyer", "hola"),
+            ("bot", "echo: hola"),
+            ("buyer", "adios"),
+            ("bot", "echo: adios"),
+        ]
+    database.dispose()
+
+
+async def test_a_message_is_logged_even_when_rasa_is_down(
+    client: TestClient, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    fake_rasa.status = 500
+    response = await client.post("/api/chat", json={"conversation_id": "c-down", "text": "where is my order"})
+    assert response.status == 503
+    database = Database(f"sqlite:///{tmp_path / 'assistant.db'}")
+    with database.session() as session:
+        texts = session.scalars(select(ConversationMessage.text)).all()
+    database.dispose()
+    assert texts == ["where is my order"]
+
+
+async def test_a_retry_after_rasa_was_down_is_answered_then(client: TestClient, fake_rasa: FakeRasa) -> None:
+    body = {"conversation_id": "c-retry", "text": "hola", "client_msg_id": "m1"}
+    fake_rasa.status = 500
+    assert (await client.post("/api/chat", json=body)).status == 503
+    fake_rasa.status = 200
+    reply = await (await client.post("/api/chat", json=body)).json()
+    assert reply["messages"][0]["text"] == "echo: hola"

@@ -1,0 +1,157 @@
+"""Order-tracking latency through the whole assistant, on SQLite and on PostgreSQL.
+
+Starts the three processes with the demo data, then identified customers ask
+for an order (the widget's button payload with a signed customer token): message
+in at the web service, reply out with status, carrier and checkpoint. Measured
+one conversation at a time and with 20 at once, 10 requests per conversation.
+PostgreSQL runs when BENCH_DATABASE_URL (or TEST_DATABASE_URL) points at a server;
+each run gets a throw-away database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.db.database import Database, upgrade  # noqa: E402
+from bot.orders import demo  # noqa: E402
+from bot.orders.tokens import sign  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.supervisor import Supervisor  # noqa: E402
+
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+REQUESTS_PER_CONVERSATION = 10
+#: (customer id, email, order number) of demo customers with a shipped order.
+ASKERS = [
+    ("c-1001", "emily.carter@example.com", "10231"),
+    ("c-1002", "ana.garcia@example.com", "10233"),
+    ("c-1003", "camille.dubois@example.fr", "10235"),
+    ("c-1005", "wang.fang@example.cn", "10237"),
+    ("c-1010", "minjun.kim@example.kr", "A40912"),
+]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    server = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        yield None
+        return
+    name = f"assistant_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _conversation(settings: Settings, asker: tuple[str, str, str]) -> list[float]:
+    customer_id, email, number = asker
+    token = sign(customer_id, email, int(time.time()) + 3600, settings.customer_token_secret)
+    conversation = uuid.uuid4().hex
+    timings = []
+    for _ in range(REQUESTS_PER_CONVERSATION):
+        body = {
+            "conversation_id": conversation,
+            "payload": f'/ask_order_status{{"order_number": "{number}"}}',
+            "customer_token": token,
+        }
+        start = time.perf_counter()
+        response = requests.post(f"http://127.0.0.1:{settings.web_port}/api/chat", json=body, timeout=60)
+        timings.append((time.perf_counter() - start) * 1000)
+        messages = response.json().get("messages", [])
+        if response.status_code != 200 or not any(number in (m.get("text") or "") for m in messages):
+            raise RuntimeError(f"no order status in the reply: {response.status_code} {messages}")
+    return timings
+
+
+def _percentiles(timings: list[float]) -> dict[str, float]:
+    timings = sorted(timings)
+    return {
+        "p50": statistics.median(timings),
+        "p95": timings[int(len(timings) * 0.95) - 1],
+        "n": len(timings),
+    }
+
+
+def measure(database_url: str) -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            web_port=_port(),
+            rasa_port=_port(),
+            action_port=_port(),
+            var_dir=Path(tmp),
+            database_url_setting=database_url.replace("{tmp}", tmp),
+        )
+        upgrade(settings.database_url)
+        database = Database(settings.database_url)
+        demo.load(database)
+        database.dispose()
+        supervisor = Supervisor(settings, RASA, Path(tmp) / "logs")
+        try:
+            supervisor.start(supervisor.plan(), timeout=420)
+            _conversation(settings, ASKERS[0])  # warm-up
+            results = {}
+            for concurrency in (1, 20):
+                askers = [ASKERS[i % len(ASKERS)] for i in range(concurrency)]
+                with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                    timings = [
+                        t for batch in pool.map(lambda a: _conversation(settings, a), askers) for t in batch
+                    ]
+                results[str(concurrency)] = _percentiles(timings)
+            return results
+        finally:
+            supervisor.stop()
+
+
+def run() -> dict[str, dict[str, dict[str, float]]]:
+    results = {"SQLite": measure("sqlite:///{tmp}/assistant.db")}
+    with postgres_database() as url:
+        if url:
+            results["PostgreSQL"] = measure(url)
+    return results
+
+
+def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = [
+        "| database | conversations at once | requests | p50 | p95 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for backend, by_concurrency in results.items():
+        for concurrency, figures in by_concurrency.items():
+            p50, p95 = figures["p50"], figures["p95"]
+            lines.append(f"| {backend} | {concurrency} | {figures['n']:.0f} | {p50:.0f} ms | {p95:.0f} ms |")
+    if "PostgreSQL" not in results:
+        lines.append("")
+        lines.append("PostgreSQL was not measured (set BENCH_DATABASE_URL to a server to include it).")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run()))
