@@ -66,6 +66,10 @@ class ActionFaqFeedback(Action):
             await record_unanswered(tracker, "not_helpful", entry_id, text=question)
         count = int(tracker.get_slot("unhelpful_answers") or 0) + 1
         if count >= ESCALATE_AFTER:
-            return [*events, SlotSet("unhelpful_answers", 0.0), *escalate(dispatcher, tracker, "not_helpful")]
+            return [
+                *events,
+                SlotSet("unhelpful_answers", 0.0),
+                *await escalate(dispatcher, tracker, "not_helpful"),
+            ]
         dispatcher.utter_message(response="utter_faq_not_helped")
         return [*events, SlotSet("unhelpful_answers", float(count)), SlotSet("human_offered", True)]

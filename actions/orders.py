@@ -30,11 +30,11 @@ from rasa_sdk.types import DomainDict
 from actions.dependencies import database, knowledge, settings
 from actions.escalation import escalate
 from actions.faq import buyer_language, say_answer
+from actions.identity import client_address, load_customer
 from bot.db.models import Customer, Order
 from bot.orders.formatting import day, moment, money, status_label
 from bot.orders.numbers import find_order_number, normalise_order_number
 from bot.orders.queries import (
-    customer_by_external_id,
     find_order,
     is_locked,
     orders_of,
@@ -50,48 +50,6 @@ TROUBLE = frozenset({"delayed", "exception"})
 NOT_SHIPPED = frozenset({"pending", "paid", "processing"})
 #: Knowledge-base topics that hold the policies for order changes.
 CHANGE_TOPICS = frozenset({"orders", "returns", "refunds"})
-
-
-def message_metadata(tracker: Tracker) -> dict[str, Any]:
-    """Metadata the web service attached to the buyer's latest message."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            metadata = event.get("metadata")
-            return metadata if isinstance(metadata, dict) else {}
-    return {}
-
-
-def identified_customer_id(tracker: Tracker) -> tuple[str, str] | None:
-    """(store customer id, email) from a verified token, if the web service passed one."""
-    customer = message_metadata(tracker).get("customer")
-    if (
-        isinstance(customer, dict)
-        and isinstance(customer.get("id"), str)
-        and isinstance(customer.get("email"), str)
-    ):
-        return customer["id"], customer["email"]
-    return None
-
-
-def client_address(tracker: Tracker) -> str:
-    address = message_metadata(tracker).get("client_address")
-    return address if isinstance(address, str) else ""
-
-
-def load_customer(tracker: Tracker) -> Customer | None:
-    """The identified customer, if the token's id and email match our records."""
-    identity = identified_customer_id(tracker)
-    if identity is None:
-        return None
-    with database().session() as session:
-        customer = customer_by_external_id(session, identity[0])
-        if customer is None or customer.email.casefold() != identity[1].casefold():
-            logger.warning(
-                "Token for unknown customer %s (or another email): treated as anonymous", identity[0]
-            )
-            return None
-        session.expunge(customer)
-        return customer
 
 
 @dataclass(frozen=True)
@@ -289,7 +247,7 @@ class ActionOrderDeliveryAnswer(Action):
             dispatcher.utter_message(response="utter_order_glad_received")
             return events
         dispatcher.utter_message(response="utter_order_not_received")
-        return [*events, *escalate(dispatcher, tracker, "delivered_not_received")]
+        return [*events, *await escalate(dispatcher, tracker, "delivered_not_received")]
 
 
 class ActionOrderChange(Action):
@@ -318,4 +276,4 @@ class ActionOrderChange(Action):
         if policy is not None:
             say_answer(dispatcher, snapshot, snapshot.base.entries[policy.entry_id], language)
         dispatcher.utter_message(response="utter_order_change_handoff")
-        return escalate(dispatcher, tracker, "order_change")
+        return await escalate(dispatcher, tracker, "order_change")

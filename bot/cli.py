@@ -35,6 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     orders = import_commands.add_parser("orders", help="orders from a CSV (Shopify-style) or JSON file")
     orders.add_argument("file", type=Path)
     commands.add_parser("demo-data", help="load the demo staff, customers and orders")
+    staff = commands.add_parser("staff", help="staff accounts")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_commands.add_parser("add", help="create a staff account (or reset its password)")
+    add.add_argument("email")
+    add.add_argument("--name", default="")
+    add.add_argument("--role", choices=("agent", "manager", "admin"), default="agent")
+    add.add_argument("--languages", default="", help='the languages they read, e.g. "en es"')
+    add.add_argument("--team", default="support", help="their team in data/service.yml")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     token = commands.add_parser("customer-token", help="sign a customer token (for trying the widget)")
     token.add_argument("customer_id")
     token.add_argument("email")
@@ -59,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(settings.database_url)
         print(f"Database is up to date: {settings.database_url}")
         return 0
+
+    if args.command == "staff":
+        return add_staff_member(settings, args)
 
     if args.command == "customer-token":
         import time
@@ -142,3 +154,28 @@ def import_orders(settings: Settings, path: Path) -> int:
         f"{len(report.errors)} with errors."
     )
     return 1 if report.errors else 0
+
+
+def add_staff_member(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a staff account; the password is asked twice (or read from stdin)."""
+    import getpass
+
+    from bot.db.database import Database, upgrade
+    from bot.staff.accounts import AccountError, add_staff
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("The passwords differ.", file=sys.stderr)
+            return 2
+    upgrade(settings.database_url)
+    try:
+        with Database(settings.database_url).session() as session:
+            staff = add_staff(session, args.email, args.name, args.role, password, args.languages, args.team)
+            print(f"{staff.role} {staff.email} is ready to sign in.")
+    except AccountError as error:
+        print(f"Cannot add {args.email}: {error}", file=sys.stderr)
+        return 2
+    return 0

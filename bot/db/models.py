@@ -76,8 +76,9 @@ class AnswerFeedback(Base):
 class StaffMember(Base):
     """A person of the seller's team: agent, manager (looks after VIP customers) or admin.
 
-    Sign-in (password hash, sessions) arrives with the human-service issue; the
-    orders issue needs managers to exist so VIP customers can have one.
+    ``password_hash`` is scrypt (bot/staff/passwords.py); ``team`` names the
+    business hours that apply (data/service.yml); ``last_seen_at`` is refreshed
+    while their console is open, so "online" means seen in the last minutes.
     """
 
     __tablename__ = "staff_members"
@@ -89,6 +90,11 @@ class StaffMember(Base):
     languages: Mapped[str] = mapped_column(String(64), default="")  # "en es", what they read
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    team: Mapped[str] = mapped_column(String(32), default="support")
+    #: The staff member's own switch: "I am taking conversations" (within their hours).
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     customers: Mapped[list[Customer]] = relationship(back_populates="manager", lazy="raise_on_sql")
 
@@ -239,3 +245,50 @@ class LookupAttempt(Base):
         Index("ix_lookup_attempts_conversation", "conversation_id", "created_at"),
         Index("ix_lookup_attempts_client", "client_address", "created_at"),
     )
+
+
+class StaffSession(Base):
+    """A signed-in console. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie token
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    staff: Mapped[StaffMember] = relationship(lazy="raise_on_sql")
+
+
+class Escalation(Base):
+    """A conversation handed to a person, with the context they need.
+
+    ``status``: queued (waiting), claimed (a person has it), resolved. ``assigned_to``
+    is who it was routed to (a VIP's manager, or any on-duty manager); the general
+    queue has nobody. ``due_at`` is the first-response target for the tier.
+    """
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), default=None)
+    tier: Mapped[str] = mapped_column(String(8), default="standard")
+    language: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    order_number: Mapped[str | None] = mapped_column(String(32), default=None)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    route: Mapped[str] = mapped_column(String(10), default="queue")  # manager | managers | queue
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), default=None)
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), default=None)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    contact_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    buyer_time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    __table_args__ = (Index("ix_escalations_queue", "status", "priority", "due_at"),)

@@ -28,6 +28,7 @@ from bot.knowledge.unanswered import group_questions
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.settings import Settings
 from bot.tokenization import Tokenizers
+from bot.web.staff import COOKIE, CSRF_HEADER, SAFE_METHODS, signed_in
 
 #: Largest JSON body for one entry.
 MAX_ENTRY_BYTES = 256 * 1024
@@ -62,9 +63,13 @@ def admin_only(handler: Handler) -> Handler:
         token = request.app[SETTINGS_KEY].admin_token
         header = request.headers.get("Authorization", "")
         given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not token or not given or not hmac.compare_digest(given.encode(), token.encode()):
+        if not given and request.cookies.get(COOKIE):
+            denied = await _admin_session_denied(request)
+            if denied is not None:
+                return denied
+        elif not token or not given or not hmac.compare_digest(given.encode(), token.encode()):
             response = _error(
-                401, "unauthorized", "This needs the admin token: 'Authorization: Bearer <token>'."
+                401, "unauthorized", "This needs an admin: sign in, or send 'Authorization: Bearer <token>'."
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="admin"'
             return response
@@ -74,6 +79,22 @@ def admin_only(handler: Handler) -> Handler:
             return _error(error.status, error.code, error.detail, error.problems or None)
 
     return checked
+
+
+async def _admin_session_denied(request: web.Request) -> web.Response | None:
+    """None when the session cookie belongs to a signed-in admin (with the CSRF header
+    on changes); otherwise the error to answer with."""
+    found = await asyncio.to_thread(signed_in, request.app[DATABASE], request)
+    if found is None:
+        return _error(401, "not_signed_in", "Please sign in (your session may have expired).")
+    staff, csrf = found
+    if staff.role != "admin":
+        return _error(403, "forbidden", "Only admins can change the knowledge base.")
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), csrf
+    ):
+        return _error(403, "csrf", f"Missing or wrong {CSRF_HEADER} header.")
+    return None
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:

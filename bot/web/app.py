@@ -26,6 +26,7 @@ from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
 from bot.web.admin import DATABASE, setup_admin
 from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming
+from bot.web.staff import setup_staff
 
 logger = logging.getLogger(__name__)
 
@@ -341,4 +342,5 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/nlg", nlg)
     setup_admin(app, settings)
+    setup_staff(app, settings, DATABASE)
     return app

@@ -1,0 +1,1 @@
+"""Human service: business hours, service levels, routing and the escalation queue."""

@@ -1,0 +1,188 @@
+"""Staff sign-in and the escalation queue API.
+
+Sign-in sets an HTTP-only, SameSite=Strict cookie (Secure in production) and
+returns the session's CSRF token; every state-changing request must send it
+back in ``X-CSRF-Token``. Roles: agents and managers work the queue; admins
+also reach the admin API. Errors are JSON like everywhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.db.database import Database
+from bot.db.models import Escalation, StaffMember
+from bot.db.types import utcnow
+from bot.service import escalations
+from bot.settings import Settings
+from bot.staff.accounts import authenticate, current_session, end_session, start_session
+
+COOKIE = "staff_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Largest sign-in body.
+MAX_LOGIN_BYTES = 4096
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, code: str, detail: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "detail": detail}}, status=status)
+
+
+def _staff_json(staff: StaffMember) -> dict[str, Any]:
+    return {
+        "id": staff.id,
+        "email": staff.email,
+        "name": staff.name,
+        "role": staff.role,
+        "languages": staff.languages,
+    }
+
+
+def signed_in(database: Database, request: web.Request) -> tuple[StaffMember, str] | None:
+    """(staff member, CSRF token) of the request's session cookie, if it is live."""
+    token = request.cookies.get(COOKIE)
+    with database.session() as session:
+        found = current_session(session, token)
+        if found is None:
+            return None
+        staff_session, staff = found
+        staff.last_seen_at = utcnow()
+        session.flush()
+        session.expunge(staff)
+        return staff, staff_session.csrf_token
+
+
+def staff_only(*roles: str, database_key: web.AppKey[Database]) -> Callable[[Handler], Handler]:
+    """Require a signed-in staff member with one of ``roles`` (all roles when empty),
+    and the CSRF header on anything but GET."""
+
+    def decorate(handler: Handler) -> Handler:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            found = await asyncio.to_thread(signed_in, request.app[database_key], request)
+            if found is None:
+                return _error(401, "not_signed_in", "Please sign in (your session may have expired).")
+            staff, csrf = found
+            if roles and staff.role not in roles:
+                return _error(403, "forbidden", "Your role cannot do this.")
+            if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), csrf
+            ):
+                return _error(403, "csrf", f"Missing or wrong {CSRF_HEADER} header.")
+            request["staff"] = staff
+            return await handler(request)
+
+        return checked
+
+    return decorate
+
+
+def setup_staff(app: web.Application, settings: Settings, database_key: web.AppKey[Database]) -> None:
+    """Add the sign-in and queue routes."""
+    secure = settings.environment == "production"
+    guard = staff_only(database_key=database_key)
+
+    async def login(request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return _error(415, "json_only", "Send the sign-in as JSON.")
+        raw = await request.content.read(MAX_LOGIN_BYTES + 1)
+        if len(raw) > MAX_LOGIN_BYTES:
+            return _error(413, "too_large", "The sign-in request is too large.")
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error(400, "invalid_json", "The body must be JSON: {email, password}.")
+        email, password = (
+            (body.get("email"), body.get("password")) if isinstance(body, dict) else (None, None)
+        )
+        if not isinstance(email, str) or not isinstance(password, str):
+            return _error(400, "invalid_body", "The body must be JSON: {email, password}.")
+
+        def check() -> tuple[dict[str, Any], str, str] | None:
+            with request.app[database_key].session() as session:
+                staff = authenticate(session, email, password)
+                if staff is None:
+                    return None
+                token, csrf = start_session(session, staff)
+                return _staff_json(staff), token, csrf
+
+        result = await asyncio.to_thread(check)
+        if result is None:
+            return _error(401, "wrong_credentials", "Wrong email or password.")
+        staff_json, token, csrf = result
+        response = web.json_response({"staff": staff_json, "csrf_token": csrf})
+        response.set_cookie(COOKIE, token, httponly=True, secure=secure, samesite="Strict", path="/")
+        return response
+
+    @guard
+    async def logout(request: web.Request) -> web.Response:
+        token = request.cookies.get(COOKIE, "")
+
+        def forget() -> None:
+            with request.app[database_key].session() as session:
+                end_session(session, token)
+
+        await asyncio.to_thread(forget)
+        response = web.json_response({"signed_out": True})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    @guard
+    async def me(request: web.Request) -> web.Response:
+        return web.json_response({"staff": _staff_json(request["staff"])})
+
+    @guard
+    async def queue(request: web.Request) -> web.Response:
+        staff: StaffMember = request["staff"]
+
+        def read() -> list[dict[str, Any]]:
+            with request.app[database_key].session() as session:
+                return [_escalation_json(e) for e in escalations.queue(session, staff)]
+
+        return web.json_response({"escalations": await asyncio.to_thread(read)})
+
+    @guard
+    async def claim(request: web.Request) -> web.Response:
+        staff: StaffMember = request["staff"]
+        try:
+            escalation_id = int(request.match_info["escalation_id"])
+        except ValueError:
+            return _error(404, "not_found", "No such escalation.")
+
+        def take() -> bool:
+            with request.app[database_key].session() as session:
+                return escalations.claim(session, escalation_id, staff.id)
+
+        if not await asyncio.to_thread(take):
+            return _error(409, "already_taken", "Someone else has this conversation, or it is closed.")
+        return web.json_response({"claimed": escalation_id})
+
+    app.router.add_post("/api/staff/login", login)
+    app.router.add_post("/api/staff/logout", logout)
+    app.router.add_get("/api/staff/me", me)
+    app.router.add_get("/api/staff/escalations", queue)
+    app.router.add_post("/api/staff/escalations/{escalation_id}/claim", claim)
+
+
+def _escalation_json(escalation: Escalation) -> dict[str, Any]:
+    return {
+        "id": escalation.id,
+        "conversation_id": escalation.conversation_id,
+        "tier": escalation.tier,
+        "language": escalation.language,
+        "reason": escalation.reason,
+        "order_number": escalation.order_number,
+        "status": escalation.status,
+        "route": escalation.route,
+        "priority": escalation.priority,
+        "created_at": escalation.created_at.isoformat(),
+        "due_at": escalation.due_at.isoformat(),
+        "seconds_left": int((escalation.due_at - utcnow()).total_seconds()),
+    }
