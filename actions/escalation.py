@@ -3,23 +3,30 @@
 Every hand-over goes through ``escalate()``: it opens an escalation in the
 database with its context (language, customer and tier, order, reason, the
 buyer's time zone) and routes it (bot/service/escalations.py), so nothing is
-lost and the team sees it. The staff console that works the queue is still to
-come, so the buyer is told honestly to write to the support address meanwhile.
+lost and the team sees it in the console. The buyer is told, in their language,
+who will answer and how soon; outside business hours, from when in their own
+time, and is invited to leave an email address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_datetime, format_timedelta
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.dependencies import database
+from actions.dependencies import database, settings
 from actions.faq import buyer_language
 from actions.identity import load_customer, message_metadata
+from bot.orders.formatting import LOCALES
 from bot.orders.numbers import normalise_order_number
 from bot.service import escalations
 from bot.service.hours import load as service_config
@@ -27,14 +34,26 @@ from bot.service.hours import load as service_config
 logger = logging.getLogger(__name__)
 
 
-def open_escalation(tracker: Tracker, reason: str) -> int | None:
-    """Create (or find) the conversation's open escalation; its id."""
+@dataclass(frozen=True)
+class HandOver:
+    escalation_id: int
+    route: str
+    manager: str | None
+    wait: timedelta
+    answer_from: datetime
+    open_now: bool
+    time_zone: str | None
+
+
+def open_escalation(tracker: Tracker, reason: str) -> HandOver:
+    """Create (or find) the conversation's open escalation, routed."""
     customer = load_customer(tracker)
     time_zone = message_metadata(tracker).get("time_zone")
+    config = service_config(settings().service_file)
     with database().session() as session:
-        escalation, _, _ = escalations.create(
+        escalation, decision, _ = escalations.create(
             session,
-            service_config(),
+            config,
             tracker.sender_id,
             buyer_language(tracker),
             reason,
@@ -42,18 +61,49 @@ def open_escalation(tracker: Tracker, reason: str) -> int | None:
             order_number=normalise_order_number(tracker.get_slot("order_number")),
             buyer_time_zone=time_zone if isinstance(time_zone, str) else None,
         )
-        return escalation.id
+        return HandOver(
+            escalation.id,
+            decision.route,
+            decision.assigned_to.name if decision.assigned_to else None,
+            config.target(escalation.tier),
+            decision.answer_from,
+            decision.open_now,
+            escalation.buyer_time_zone,
+        )
+
+
+def local_time(moment: datetime, time_zone: str | None, language: str) -> str:
+    """A moment in the buyer's time zone (from the widget), else in UTC, in their language."""
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    locale = LOCALES.get(language, "en")
+    text = str(format_datetime(moment, format="medium", tzinfo=zone or timezone.utc, locale=locale))
+    return text if zone else f"{text} UTC"
 
 
 async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
     """Hand the conversation to a person for ``reason`` (request_human, complain,
     not_understood, not_helpful, delivered_not_received, order_change...)."""
+    events: list[EventType] = [SlotSet("human_offered", False), SlotSet("feedback_asked", False)]
     try:
-        await asyncio.to_thread(open_escalation, tracker, reason)
+        hand_over = await asyncio.to_thread(open_escalation, tracker, reason)
     except Exception:
         logger.exception("Could not open an escalation for %s", tracker.sender_id)
-    dispatcher.utter_message(response="utter_human_unavailable")
-    return [SlotSet("human_offered", False), SlotSet("feedback_asked", False)]
+        dispatcher.utter_message(response="utter_human_unavailable")
+        return events
+    language = buyer_language(tracker)
+    wait = str(format_timedelta(hand_over.wait, locale=LOCALES.get(language, "en")))
+    if not hand_over.open_now:
+        opening = local_time(hand_over.answer_from, hand_over.time_zone, language)
+        dispatcher.utter_message(response="utter_handoff_out_of_hours", opening=opening)
+        return [*events, SlotSet("awaiting_contact_email", True)]
+    if hand_over.route == "manager" and hand_over.manager:
+        dispatcher.utter_message(response="utter_handoff_manager", manager=hand_over.manager, wait=wait)
+    else:
+        dispatcher.utter_message(response="utter_handoff_queued", wait=wait)
+    return events
 
 
 class ActionEscalate(Action):
@@ -79,3 +129,33 @@ class ActionDeclineHuman(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_anything_else")
         return [SlotSet("human_offered", False)]
+
+
+_EMAIL_RE = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def save_contact_email(conversation_id: str, email: str) -> bool:
+    with database().session() as session:
+        escalation = escalations.open_escalation(session, conversation_id)
+        if escalation is None:
+            return False
+        escalation.contact_email = email[:254]
+        return True
+
+
+class ActionSaveContactEmail(Action):
+    """Out of hours the buyer may leave an email address for the team's answer."""
+
+    def name(self) -> str:
+        return "action_save_contact_email"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        match = _EMAIL_RE.search(tracker.latest_message.get("text") or "")
+        if match is None:
+            dispatcher.utter_message(response="utter_anything_else")
+            return [SlotSet("awaiting_contact_email", False)]
+        await asyncio.to_thread(save_contact_email, tracker.sender_id, match.group(0))
+        dispatcher.utter_message(response="utter_contact_email_saved", email=match.group(0))
+        return [SlotSet("awaiting_contact_email", False)]

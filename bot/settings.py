@@ -45,6 +45,8 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     model_path: Path = PROJECT_ROOT / "models" / "current.tar.gz"
     knowledge_base_dir: Path = PROJECT_ROOT / "knowledge_base"
+    #: Business hours and service levels (bot/service/hours.py).
+    service_file: Path = PROJECT_ROOT / "data" / "service.yml"
     #: SQLAlchemy URL; empty means the SQLite file ``var_dir/assistant.db``.
     database_url_setting: str = ""
     #: Bearer token for the knowledge-base admin API (until staff accounts exist).
@@ -125,6 +127,7 @@ class Settings:
             model_path=Path(env.get("MODEL_PATH", str(defaults.model_path))),
             knowledge_base_dir=Path(env.get("KNOWLEDGE_BASE_DIR", str(defaults.knowledge_base_dir))),
             database_url_setting=env.get("DATABASE_URL", "").strip(),
+            service_file=Path(env.get("SERVICE_FILE", str(defaults.service_file))),
             admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
             customer_token_secret=env.get("CUSTOMER_TOKEN_SECRET", defaults.customer_token_secret),
         )
@@ -158,6 +161,7 @@ class Settings:
             "MODEL_PATH": str(self.model_path),
             "KNOWLEDGE_BASE_DIR": str(self.knowledge_base_dir),
             "DATABASE_URL": self.database_url,
+            "SERVICE_FILE": str(self.service_file),
             "ADMIN_TOKEN": self.admin_token,
             "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
             # Read by endpoints.yml:

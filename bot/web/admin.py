@@ -28,6 +28,7 @@ from bot.knowledge.unanswered import group_questions
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.settings import Settings
 from bot.tokenization import Tokenizers
+from bot.web.context import DATABASE
 from bot.web.staff import COOKIE, CSRF_HEADER, SAFE_METHODS, signed_in
 
 #: Largest JSON body for one entry.
@@ -39,7 +40,7 @@ SETTINGS_KEY = web.AppKey("admin_settings", Settings)
 KNOWLEDGE = web.AppKey("knowledge", KnowledgeService)
 EDITOR = web.AppKey("editor", KnowledgeEditor)
 FEEDBACK = web.AppKey("feedback", FeedbackStore)
-DATABASE = web.AppKey("database", Database)
+
 TOKENIZERS = web.AppKey("tokenizers", Tokenizers)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

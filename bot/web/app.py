@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,26 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.conversation_log import record_buyer_message, record_replies, replies_to
-from bot.languages import SUPPORTED_LANGUAGES, language_from_locale, normalise_language
+from bot.languages import SUPPORTED_LANGUAGES, normalise_language
 from bot.orders.tokens import InvalidToken
 from bot.orders.tokens import verify as verify_token
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
-from bot.web.admin import DATABASE, setup_admin
+from bot.web.admin import setup_admin
+from bot.web.console import buyer_message_to_person, setup_console
+from bot.web.context import (
+    CATALOGUE,
+    DATABASE,
+    HUB,
+    LANGUAGES,
+    RASA_SESSION,
+    SETTINGS,
+    ConversationLanguages,
+    error_response,
+    render,
+    reply_language,
+)
+from bot.web.live import Hub
 from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming
 from bot.web.staff import setup_staff
 
@@ -35,62 +48,6 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-class ConversationLanguages:
-    """The language each recent conversation is in, as the assistant last answered.
-
-    Learnt from Rasa's NLG requests (which carry the ``language`` slot) and sent
-    back with the buyer's next message as the prior for short messages. Bounded:
-    the oldest conversations are forgotten first (then the browser locale
-    stands in until the assistant answers again).
-    """
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self._capacity = capacity
-        self._languages: OrderedDict[str, str] = OrderedDict()
-
-    def get(self, conversation_id: str) -> str | None:
-        language = self._languages.get(conversation_id)
-        if language is not None:
-            self._languages.move_to_end(conversation_id)
-        return language
-
-    def set(self, conversation_id: str, language: str) -> None:
-        self._languages[conversation_id] = language
-        self._languages.move_to_end(conversation_id)
-        while len(self._languages) > self._capacity:
-            self._languages.popitem(last=False)
-
-
-SETTINGS = web.AppKey("settings", Settings)
-CATALOGUE = web.AppKey("catalogue", Catalogue)
-LANGUAGES = web.AppKey("languages", ConversationLanguages)
-RASA_SESSION = web.AppKey("rasa_session", ClientSession)
-
-
-def reply_language(request: web.Request, message: IncomingMessage | None = None) -> str:
-    """The language to answer in before Rasa has said: conversation, then locale, then default."""
-    settings = request.app[SETTINGS]
-    if message is not None:
-        known = request.app[LANGUAGES].get(message.conversation_id)
-        if known:
-            return known
-        from_locale = language_from_locale(message.locale)
-        if from_locale:
-            return from_locale
-    return language_from_locale(request.headers.get("Accept-Language")) or settings.default_language
-
-
-def render(request: web.Request, name: str, language: str, **values: Any) -> dict[str, Any]:
-    settings = request.app[SETTINGS]
-    filled = {"store_name": settings.store_name, "support_email": settings.support_email, **values}
-    message = request.app[CATALOGUE].render(name, language, filled)
-    return message or {"text": name}
-
-
-def error_response(status: int, code: str, detail: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"code": code, "detail": detail, **extra}}, status=status)
 
 
 @web.middleware
@@ -159,6 +116,9 @@ async def chat(request: web.Request) -> web.Response:
     duplicate = await _log_buyer_message(request, message, customer)
     if duplicate is not None:
         return _chat_reply(message, language, duplicate)  # a retry: answered already
+    if await buyer_message_to_person(request, message.conversation_id, message.text):
+        # A person has this conversation: their reply arrives over /ws/chat.
+        return _chat_reply(message, language, [], with_person=True)
     metadata = {
         "conversation_language": request.app[LANGUAGES].get(message.conversation_id),
         "locale": message.locale,
@@ -249,13 +209,16 @@ def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def _chat_reply(message: IncomingMessage, language: str, replies: list[dict[str, Any]]) -> web.Response:
+def _chat_reply(
+    message: IncomingMessage, language: str, replies: list[dict[str, Any]], with_person: bool = False
+) -> web.Response:
     return web.json_response(
         {
             "conversation_id": message.conversation_id,
             "client_msg_id": message.client_msg_id,
             "language": language,
             "messages": replies,
+            "with_person": with_person,
         }
     )
 
@@ -306,6 +269,11 @@ def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+async def console_page(request: web.Request) -> web.FileResponse:
+    """The staff console (sign-in, queue, conversation); its data comes from /api/staff."""
+    return web.FileResponse(STATIC_DIR / "console.html")
+
+
 async def index(request: web.Request) -> web.FileResponse:
     """A plain test page to chat with the assistant (the storefront widget comes later)."""
     return web.FileResponse(STATIC_DIR / "chat.html")
@@ -326,6 +294,12 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
         PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "translations", settings.default_language
     )
     app[LANGUAGES] = ConversationLanguages()
+    app[HUB] = Hub()
+
+    async def close_sockets(app: web.Application) -> None:
+        await app[HUB].close_all()
+
+    app.on_shutdown.append(close_sockets)
 
     async def rasa_session(app: web.Application) -> AsyncIterator[None]:
         session = ClientSession(
@@ -337,10 +311,12 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
 
     app.cleanup_ctx.append(rasa_session)
     app.router.add_get("/", index)
+    app.router.add_get("/console", console_page)
     app.router.add_get("/health", health)
     app.router.add_get("/api/languages", languages)
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/nlg", nlg)
     setup_admin(app, settings)
     setup_staff(app, settings, DATABASE)
+    setup_console(app)
     return app

@@ -162,6 +162,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
 
         if not await asyncio.to_thread(take):
             return _error(409, "already_taken", "Someone else has this conversation, or it is closed.")
+        await _announce(request, escalation_id, staff)
         return web.json_response({"claimed": escalation_id})
 
     app.router.add_post("/api/staff/login", login)
@@ -169,6 +170,34 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
     app.router.add_get("/api/staff/me", me)
     app.router.add_get("/api/staff/escalations", queue)
     app.router.add_post("/api/staff/escalations/{escalation_id}/claim", claim)
+
+
+async def _announce(request: web.Request, escalation_id: int, staff: StaffMember) -> None:
+    """Tell the buyer, in their language, that a person has joined; log it; update consoles."""
+    from bot.conversation_log import record_replies
+    from bot.web.context import CATALOGUE, DATABASE, HUB
+
+    def conversation() -> tuple[str, str] | None:
+        with request.app[DATABASE].session() as session:
+            escalation = session.get(Escalation, escalation_id)
+            return (escalation.conversation_id, escalation.language) if escalation else None
+
+    found = await asyncio.to_thread(conversation)
+    if found is None:
+        return
+    conversation_id, language = found
+    message = request.app[CATALOGUE].render("utter_person_joined", language, {"agent": staff.name})
+    if message:
+
+        def store() -> None:
+            with request.app[DATABASE].session() as session:
+                record_replies(session, conversation_id, [message], None)
+
+        await asyncio.to_thread(store)
+        await request.app[HUB].to_buyer(
+            conversation_id, {"type": "person_joined", **message, "agent": staff.name}
+        )
+    await request.app[HUB].to_staff({"type": "queue_changed"})
 
 
 def _escalation_json(escalation: Escalation) -> dict[str, Any]:

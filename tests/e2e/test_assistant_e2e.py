@@ -8,6 +8,7 @@ language it must be in.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import time
@@ -16,20 +17,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import requests
+from sqlalchemy import select
 
 from bot.db.database import Database, upgrade
+from bot.db.models import Rating
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders import demo
 from bot.orders.tokens import sign
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
+from bot.staff.accounts import add_staff
 from bot.supervisor import Supervisor
 
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+STAFF_PASSWORD = "e2e staff password"
 
 
 def free_port() -> int:
@@ -42,6 +48,14 @@ def free_port() -> int:
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     knowledge_base = tmp_path_factory.mktemp("kb") / "knowledge_base"
     shutil.copytree(PROJECT_ROOT / "knowledge_base", knowledge_base)  # the tests edit it
+    service_file = (
+        knowledge_base.parent / "service.yml"
+    )  # staff always there: tests must not depend on the clock
+    service_file.write_text(
+        'teams: {support: {time_zone: UTC, hours: {mon-sun: "00:00-23:59:59"}}}\n'
+        "first_response_minutes: {vip: 15, standard: 240}\n",
+        encoding="utf-8",
+    )
     return Settings(
         web_port=free_port(),
         rasa_port=free_port(),
@@ -51,6 +65,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         var_dir=tmp_path_factory.mktemp("var"),
         knowledge_base_dir=knowledge_base,
         admin_token=ADMIN_TOKEN,
+        service_file=service_file,
     )
 
 
@@ -60,6 +75,8 @@ def assistant(settings: Settings) -> Iterator[Settings]:
         pytest.fail(f"no trained model at {settings.model_path}: run `make train`")
     upgrade(settings.database_url)
     demo.load(Database(settings.database_url))  # customers and orders to track
+    with Database(settings.database_url).session() as session:
+        add_staff(session, "agent@shop.test", "Ann Agent", "agent", STAFF_PASSWORD, "en")
     supervisor = Supervisor(settings, RASA, Path(settings.var_dir) / "logs")
     try:
         supervisor.start(supervisor.plan(), timeout=420)
@@ -183,7 +200,11 @@ def test_two_misunderstandings_offer_a_person(
     second = chat.say("blorft wugga")
     assert first == [("utter_default", "de")]
     assert second == [("utter_offer_human", "de")]
-    assert chat.say(payload="/affirm") == [("utter_human_unavailable", "de")]
+    accepted = texts(chat.send(payload="/affirm"))
+    assert accepted == [
+        "Ich habe jemanden aus unserem Team gebeten, diesem Chat beizutreten. In der Regel erhalten Sie "
+        "innerhalb von 4 Stunden eine Antwort; Sie können hier gern weiterschreiben."
+    ]  # utter_handoff_queued, with the standard tier's 4 hours in German
 
 
 def test_bad_input_gets_sensible_replies(
@@ -403,3 +424,77 @@ def test_five_wrong_tries_lock_the_lookup(
     # Locked: even the right email is not looked up now.
     assert chat.say("where is my order 10231") == [("utter_ask_order_verification", "en")]
     assert chat.say("emily.carter@example.com") == [("utter_order_lookup_locked", "en")]
+
+
+async def handoff(settings: Settings) -> None:
+    """A buyer asks for a person; an agent claims, replies in the buyer's language and
+    resolves; the bot takes over again and asks for a rating."""
+    base = f"http://127.0.0.1:{settings.web_port}"
+    conversation = uuid.uuid4().hex
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as buyer,
+        aiohttp.ClientSession(
+            timeout=timeout, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as agent,  # 127.0.0.1 cookies
+    ):
+
+        async def say(text: str) -> dict[str, Any]:
+            body = {"conversation_id": conversation, "text": text, "locale": "fr-FR"}
+            async with buyer.post(f"{base}/api/chat", json=body) as response:
+                assert response.status == 200, await response.text()
+                return dict(await response.json())
+
+        buyer_socket = await buyer.ws_connect(f"{base}/ws/chat?conversation_id={conversation}")
+        reply = await say("je veux parler à une personne")
+        texts = [m["text"] for m in reply["messages"]]
+        assert any("personne de notre équipe" in t for t in texts), texts  # utter_handoff_queued in French
+
+        async with agent.post(
+            f"{base}/api/staff/login", json={"email": "agent@shop.test", "password": STAFF_PASSWORD}
+        ) as response:
+            csrf = (await response.json())["csrf_token"]
+        headers = {"X-CSRF-Token": csrf}
+        staff_socket = await agent.ws_connect(f"{base}/ws/staff")
+        async with agent.get(f"{base}/api/staff/escalations") as response:
+            queue = (await response.json())["escalations"]
+        [mine] = [e for e in queue if e["conversation_id"] == conversation]
+        assert mine["language"] == "fr" and mine["reason"] == "request_human"
+        async with agent.post(
+            f"{base}/api/staff/escalations/{mine['id']}/claim", headers=headers
+        ) as response:
+            assert response.status == 200
+        joined = await buyer_socket.receive_json(timeout=10)
+        assert joined["type"] == "person_joined" and "Ann Agent" in joined["text"]
+
+        reply = await say("mon colis est arrivé cassé")
+        assert reply["with_person"] is True and reply["messages"] == []
+        while (event := await staff_socket.receive_json(timeout=10))["type"] != "buyer_message":
+            pass
+        assert event["text"] == "mon colis est arrivé cassé"
+
+        url = f"{base}/api/staff/escalations/{mine['id']}"
+        async with agent.post(f"{url}/reply", json={"canned": "greeting"}, headers=headers) as response:
+            assert response.status == 200
+        staff_message = await buyer_socket.receive_json(timeout=10)
+        assert staff_message["type"] == "staff_message" and "Ann Agent" in staff_message["text"]
+        assert "équipe" in staff_message["text"]  # the canned reply in the buyer's language
+
+        async with agent.post(f"{url}/resolve", headers=headers) as response:
+            assert response.status == 200
+        rating_question = await buyer_socket.receive_json(timeout=30)
+        assert rating_question["type"] == "bot_message" and len(rating_question["buttons"]) == 5
+        reply = await say('/give_rating{"rating": "5"}')
+        assert reply["with_person"] is False and reply["messages"]
+        async with agent.post(f"{url}/reply", json={"text": "late"}, headers=headers) as response:
+            assert response.status == 409  # resolved: replies are refused
+        await buyer_socket.close()
+        await staff_socket.close()
+
+    with Database(settings.database_url).session() as session:
+        [rating] = session.scalars(select(Rating).where(Rating.conversation_id == conversation)).all()
+        assert (rating.stars, rating.language, rating.staff_id is not None) == (5, "fr", True)
+
+
+def test_handoff_to_a_person_and_back_with_a_rating(assistant: Settings) -> None:
+    asyncio.run(handoff(assistant))

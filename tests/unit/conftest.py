@@ -19,6 +19,16 @@ import actions.dependencies as dependencies
 from bot.db.database import upgrade
 from bot.knowledge.feedback import FeedbackStore
 
+ALWAYS_OPEN = """\
+teams:
+  support:
+    time_zone: UTC
+    hours:
+      mon-sun: "00:00-23:59:59"
+default_team: support
+first_response_minutes: {vip: 15, standard: 240}
+"""
+
 KNOWLEDGE_BASE = """\
 entries:
   - id: shipping-time
@@ -64,6 +74,9 @@ def knowledge_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("KNOWLEDGE_BASE_DIR", str(directory))
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("STORE_NAME", "Sol Shop")
+    service = tmp_path / "service.yml"  # a team that is always there, so tests do not depend on the clock
+    service.write_text(ALWAYS_OPEN, encoding="utf-8")
+    monkeypatch.setenv("SERVICE_FILE", str(service))
     _clear_dependencies()
     yield directory
     _clear_dependencies()

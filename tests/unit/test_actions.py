@@ -12,7 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from trackers import tracker, user
 
-from actions.escalation import ActionDeclineHuman, ActionEscalate
+from actions.escalation import ActionDeclineHuman
 from actions.fallback import ActionHandleFallback
 from actions.language import ActionChangeLanguage
 
@@ -105,16 +105,9 @@ async def test_misunderstood_messages_are_stored_for_the_admins(knowledge_base: 
     )
 
 
-@pytest.mark.parametrize(
-    ("action", "response"),
-    [
-        (ActionEscalate(), "utter_human_unavailable"),
-        (ActionDeclineHuman(), "utter_anything_else"),
-    ],
-)
-async def test_not_yet_available_features_say_so(action: Any, response: str) -> None:
-    _, dispatcher = await run(action, tracker([user("x", "ask_order_status")]))
-    assert responses(dispatcher) == [response]
+async def test_declining_the_person_carries_on_with_the_bot() -> None:
+    _, dispatcher = await run(ActionDeclineHuman(), tracker([user("no", "deny")]))
+    assert responses(dispatcher) == ["utter_anything_else"]
 
 
 def test_every_action_is_in_the_domain() -> None:

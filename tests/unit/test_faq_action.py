@@ -162,7 +162,7 @@ async def test_second_did_not_help_hands_over_to_a_person(
 ) -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionFaqFeedback().run(dispatcher, feedback_tracker("no", "deny", unhelpful=1.0), {})
-    assert said(dispatcher) == ["utter_human_unavailable"]
+    assert said(dispatcher) == ["utter_handoff_queued"]
     assert SlotSet("unhelpful_answers", 0.0) in events
 
 

@@ -159,7 +159,7 @@ async def test_not_received_opens_an_escalation(shop: None) -> None:
     dispatcher = CollectingDispatcher()
     t = tracker([user("no", "deny")], {"delivery_check_asked": True})
     events = await ActionOrderDeliveryAnswer().run(dispatcher, t, {})
-    assert said(dispatcher) == ["utter_order_not_received", "utter_human_unavailable"]
+    assert said(dispatcher) == ["utter_order_not_received", "utter_handoff_queued"]
     assert SlotSet("delivery_check_asked", False) in events
 
 
@@ -185,5 +185,5 @@ async def test_an_order_change_gets_the_policy_and_a_person(shop: None) -> None:
     assert said(dispatcher) == [
         "You can return items within 30 days.",
         "utter_order_change_handoff",
-        "utter_human_unavailable",
+        "utter_handoff_queued",
     ]

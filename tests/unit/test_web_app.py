@@ -220,11 +220,10 @@ async def test_rasa_failure_is_a_503_in_the_buyers_language(client: TestClient, 
 
 
 async def test_rasa_down_is_a_503(
-    aiohttp_client: Factory, unused_tcp_port_factory: Callable[[], int]
+    aiohttp_client: Factory, unused_tcp_port_factory: Callable[[], int], tmp_path: Path
 ) -> None:
-    client = await aiohttp_client(
-        create_app(Settings(rasa_port=unused_tcp_port_factory(), rasa_timeout_seconds=2))
-    )
+    settings = Settings(rasa_port=unused_tcp_port_factory(), rasa_timeout_seconds=2, var_dir=tmp_path)
+    client = await aiohttp_client(create_app(settings))
     response = await client.post("/api/chat", json={"conversation_id": "c10", "text": "hello"})
     assert response.status == 503
     health = await (await client.get("/health?deep=1")).json()

@@ -1,0 +1,360 @@
+"""Handoff between the bot and a person, and the staff console's live side.
+
+While an escalation is claimed, the buyer's messages go to the console (logged,
+pushed to staff over WebSocket) instead of Rasa; a staff reply is logged and
+pushed to the buyer's chat. "Resolve" hands the conversation back to the bot,
+which asks for a rating. Canned replies are sent in the buyer's language
+(data/canned_replies.yml), so an agent can serve a buyer whose language they
+do not read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import ClientError, WSMsgType, web
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db.models import Conversation, ConversationMessage, Customer, Escalation, EscalationNote, StaffMember
+from bot.db.types import utcnow
+from bot.languages import SUPPORTED_LANGUAGES
+from bot.orders.queries import orders_of
+from bot.responses import fill
+from bot.settings import PROJECT_ROOT
+from bot.web.context import DATABASE, HUB, RASA_SESSION, SETTINGS
+from bot.web.staff import _error, _escalation_json, signed_in, staff_only
+
+logger = logging.getLogger(__name__)
+
+CANNED_FILE = PROJECT_ROOT / "data" / "canned_replies.yml"
+#: Longest staff reply or note, and largest WebSocket frame accepted.
+MAX_TEXT = 4000
+MAX_FRAME_BYTES = 16 * 1024
+
+
+@lru_cache(maxsize=2)
+def canned_replies(path: Path = CANNED_FILE) -> dict[str, dict[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))["replies"]
+    return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in data.items()}
+
+
+def claimed_escalation(request: web.Request, conversation_id: str) -> Escalation | None:
+    """The conversation's escalation if a person has it now."""
+    with request.app[DATABASE].session() as session:
+        escalation = session.scalars(
+            select(Escalation).where(
+                Escalation.conversation_id == conversation_id, Escalation.status == "claimed"
+            )
+        ).first()
+        if escalation is not None:
+            session.expunge(escalation)
+        return escalation
+
+
+async def buyer_message_to_person(request: web.Request, conversation_id: str, text: str) -> bool:
+    """If a person has the conversation, send the buyer's message to the console; True if so."""
+    try:
+        escalation = await asyncio.to_thread(claimed_escalation, request, conversation_id)
+    except SQLAlchemyError:
+        logger.exception("Could not check whether a person has %s; the bot answers", conversation_id)
+        return False
+    if escalation is None:
+        return False
+    await request.app[HUB].to_staff(
+        {
+            "type": "buyer_message",
+            "escalation_id": escalation.id,
+            "conversation_id": conversation_id,
+            "text": text,
+        }
+    )
+    return True
+
+
+def _load(request: web.Request, escalation_id: int) -> Escalation | None:
+    with request.app[DATABASE].session() as session:
+        escalation = session.get(Escalation, escalation_id)
+        if escalation is not None:
+            session.expunge(escalation)
+        return escalation
+
+
+def _escalation_id(request: web.Request) -> int | None:
+    try:
+        return int(request.match_info["escalation_id"])
+    except ValueError:
+        return None
+
+
+async def _json(request: web.Request) -> dict[str, Any] | None:
+    raw = await request.content.read(MAX_TEXT * 4 + 1)
+    if len(raw) > MAX_TEXT * 4:
+        return None
+    try:
+        body = json.loads(raw.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def detail(request: web.Request) -> web.Response:
+    """An escalation with its transcript, notes and the customer's context."""
+    escalation_id = _escalation_id(request)
+
+    def read() -> dict[str, Any] | None:
+        with request.app[DATABASE].session() as session:
+            escalation = session.get(Escalation, escalation_id) if escalation_id else None
+            if escalation is None:
+                return None
+            messages = session.scalars(
+                select(ConversationMessage)
+                .where(ConversationMessage.conversation_id == escalation.conversation_id)
+                .order_by(ConversationMessage.id)
+            ).all()
+            notes = session.execute(
+                select(EscalationNote, StaffMember.name)
+                .join(StaffMember, StaffMember.id == EscalationNote.staff_id)
+                .where(EscalationNote.escalation_id == escalation.id)
+                .order_by(EscalationNote.id)
+            ).all()
+            customer = session.get(Customer, escalation.customer_id) if escalation.customer_id else None
+            conversation = session.get(Conversation, escalation.conversation_id)
+            return {
+                "escalation": _escalation_json(escalation),
+                "detected_language": (conversation.language if conversation else None) or escalation.language,
+                "transcript": [
+                    {"sender": m.sender, "text": m.text, "at": m.created_at.isoformat(), **(m.data or {})}
+                    for m in messages
+                ],
+                "notes": [{"by": name, "text": n.text, "at": n.created_at.isoformat()} for n, name in notes],
+                "customer": {
+                    "name": customer.name,
+                    "email": customer.email,
+                    "tier": customer.tier,
+                    "country": customer.country,
+                    "orders": [
+                        {"number": o.number, "status": o.status, "total": f"{o.total} {o.currency}"}
+                        for o in orders_of(session, customer.id)
+                    ],
+                }
+                if customer
+                else None,
+            }
+
+    found = await asyncio.to_thread(read)
+    if found is None:
+        return _error(404, "not_found", "No such escalation.")
+    return web.json_response(found)
+
+
+async def reply(request: web.Request) -> web.Response:
+    """A staff reply: ``{"text": ...}`` or ``{"canned": "<id>"}`` (sent in the buyer's language)."""
+    staff: StaffMember = request["staff"]
+    escalation = await asyncio.to_thread(_load, request, _escalation_id(request) or 0)
+    if escalation is None:
+        return _error(404, "not_found", "No such escalation.")
+    if escalation.status != "claimed" or escalation.claimed_by_id != staff.id:
+        return _error(409, "not_yours", "Claim this conversation before replying (or it was resolved).")
+    body = await _json(request)
+    if body is None:
+        return _error(400, "invalid_body", f'Send JSON {{"text": "..."}} of at most {MAX_TEXT} characters.')
+    settings = request.app[SETTINGS]
+    if isinstance(body.get("canned"), str):
+        texts = canned_replies().get(body["canned"])
+        if texts is None:
+            return _error(400, "unknown_canned", "No such canned reply.")
+        language = escalation.language if escalation.language in texts else settings.default_language
+        text = fill(texts[language], {"agent": staff.name, "store_name": settings.store_name})
+    elif isinstance(body.get("text"), str) and body["text"].strip():
+        text = body["text"].strip()
+    else:
+        return _error(400, "empty", "The reply is empty.")
+    if len(text) > MAX_TEXT:
+        return _error(413, "too_long", f"Replies are at most {MAX_TEXT} characters.")
+
+    def store() -> int:
+        with request.app[DATABASE].session() as session:
+            message = ConversationMessage(
+                conversation_id=escalation.conversation_id,
+                sender="staff",
+                text=text,
+                data={"agent": staff.name},
+            )
+            session.add(message)
+            current = session.get(Escalation, escalation.id)
+            if current is not None and current.first_response_at is None:
+                current.first_response_at = utcnow()
+            session.flush()
+            return message.id
+
+    message_id = await asyncio.to_thread(store)
+    event = {"type": "staff_message", "id": message_id, "text": text, "agent": staff.name}
+    await request.app[HUB].to_buyer(escalation.conversation_id, event)
+    return web.json_response({"sent": message_id, "text": text})
+
+
+async def note(request: web.Request) -> web.Response:
+    staff: StaffMember = request["staff"]
+    escalation_id = _escalation_id(request) or 0
+    body = await _json(request)
+    text = body.get("text") if body else None
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        return _error(400, "invalid_note", f"A note is 1 to {MAX_TEXT} characters of text.")
+
+    def store() -> bool:
+        with request.app[DATABASE].session() as session:
+            if session.get(Escalation, escalation_id) is None:
+                return False
+            session.add(EscalationNote(escalation_id=escalation_id, staff_id=staff.id, text=text.strip()))
+            return True
+
+    if not await asyncio.to_thread(store):
+        return _error(404, "not_found", "No such escalation.")
+    return web.json_response({"noted": True})
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """Give a claimed escalation to another staff member, or back to the queue (``to: null``)."""
+    staff: StaffMember = request["staff"]
+    escalation_id = _escalation_id(request) or 0
+    body = await _json(request) or {}
+    target = body.get("to")
+
+    def move() -> str | None:
+        with request.app[DATABASE].session() as session:
+            escalation = session.get(Escalation, escalation_id)
+            if escalation is None or escalation.status != "claimed" or escalation.claimed_by_id != staff.id:
+                return "This conversation is not yours to transfer."
+            if target is not None and (
+                not isinstance(target, int) or session.get(StaffMember, target) is None
+            ):
+                return "No such staff member."
+            escalation.status, escalation.claimed_by_id, escalation.claimed_at = "queued", None, None
+            escalation.assigned_to_id = target
+            return None
+
+    problem = await asyncio.to_thread(move)
+    if problem:
+        return _error(409, "cannot_transfer", problem)
+    await request.app[HUB].to_staff({"type": "queue_changed"})
+    return web.json_response({"transferred": escalation_id, "to": target})
+
+
+async def resolve(request: web.Request) -> web.Response:
+    """Close the escalation and hand the conversation back to the bot, which asks for a rating."""
+    staff: StaffMember = request["staff"]
+    escalation_id = _escalation_id(request) or 0
+
+    def close() -> Escalation | None:
+        with request.app[DATABASE].session() as session:
+            escalation = session.get(Escalation, escalation_id)
+            if escalation is None or escalation.status != "claimed" or escalation.claimed_by_id != staff.id:
+                return None
+            escalation.status, escalation.resolved_at = "resolved", utcnow()
+            session.flush()
+            session.expunge(escalation)
+            return escalation
+
+    escalation = await asyncio.to_thread(close)
+    if escalation is None:
+        return _error(409, "cannot_resolve", "This conversation is not yours, or it is already resolved.")
+    await request.app[HUB].to_staff({"type": "queue_changed"})
+    await hand_back(request, escalation.conversation_id)
+    return web.json_response({"resolved": escalation_id})
+
+
+async def hand_back(request: web.Request, conversation_id: str) -> None:
+    """Tell the bot the person is done: Rasa answers (asking for a rating); the replies
+    are logged and pushed to the buyer."""
+    from bot.conversation_log import record_replies
+
+    try:
+        async with request.app[RASA_SESSION].post(
+            "/webhooks/rest/webhook", json={"sender": conversation_id, "message": "/conversation_resolved"}
+        ) as response:
+            replies = await response.json() if response.status == 200 else []
+    except (ClientError, TimeoutError, json.JSONDecodeError) as error:
+        logger.error("Could not hand %s back to the bot: %s", conversation_id, error)
+        return
+    shown = [{k: r[k] for k in ("text", "buttons") if r.get(k)} for r in replies if isinstance(r, dict)]
+
+    def store() -> None:
+        with request.app[DATABASE].session() as session:
+            record_replies(session, conversation_id, shown, None)
+
+    await asyncio.to_thread(store)
+    for message in shown:
+        await request.app[HUB].to_buyer(conversation_id, {"type": "bot_message", **message})
+
+
+async def canned(request: web.Request) -> web.Response:
+    """The canned replies, each in every language (the console shows the staff member's own)."""
+    return web.json_response({"replies": canned_replies(), "languages": list(SUPPORTED_LANGUAGES)})
+
+
+async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
+    """A buyer's chat window listening for staff replies and the bot's hand-back."""
+    conversation_id = request.query.get("conversation_id", "")
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
+    await socket.prepare(request)
+    if not conversation_id or len(conversation_id) > 128:
+        await socket.send_json({"type": "error", "detail": "conversation_id is required"})
+        await socket.close()
+        return socket
+    hub = request.app[HUB]
+    hub.buyers[conversation_id].add(socket)
+    try:
+        async for frame in socket:
+            if frame.type == WSMsgType.TEXT and frame.data == "ping":
+                await socket.send_str("pong")
+            elif frame.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.buyers[conversation_id].discard(socket)
+    return socket
+
+
+async def staff_socket(request: web.Request) -> web.WebSocketResponse:
+    """A signed-in console: pushes of buyer messages and queue changes."""
+    found = await asyncio.to_thread(signed_in, request.app[DATABASE], request)
+    if found is None:
+        return _error(401, "not_signed_in", "Please sign in.")  # type: ignore[return-value]
+    staff, _ = found
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
+    await socket.prepare(request)
+    hub = request.app[HUB]
+    hub.staff[socket] = staff.id
+    try:
+        async for frame in socket:
+            if frame.type == WSMsgType.TEXT:
+                if frame.data == "ping":
+                    await asyncio.to_thread(signed_in, request.app[DATABASE], request)  # stays "online"
+                    await socket.send_str("pong")
+                else:
+                    await socket.send_json(
+                        {"type": "error", "detail": "Use the HTTP API to act; send 'ping' here."}
+                    )
+            elif frame.type == WSMsgType.ERROR:
+                break
+    finally:
+        hub.staff.pop(socket, None)
+    return socket
+
+
+def setup_console(app: web.Application) -> None:
+    guard = staff_only(database_key=DATABASE)
+    app.router.add_get("/api/staff/escalations/{escalation_id}", guard(detail))
+    app.router.add_post("/api/staff/escalations/{escalation_id}/reply", guard(reply))
+    app.router.add_post("/api/staff/escalations/{escalation_id}/notes", guard(note))
+    app.router.add_post("/api/staff/escalations/{escalation_id}/transfer", guard(transfer))
+    app.router.add_post("/api/staff/escalations/{escalation_id}/resolve", guard(resolve))
+    app.router.add_get("/api/staff/canned", guard(canned))
+    app.router.add_get("/ws/chat", buyer_socket)
+    app.router.add_get("/ws/staff", staff_socket)

@@ -1,0 +1,77 @@
+"""What the web service's parts share: typed app keys and small helpers.
+
+Kept apart from app.py so that the chat, admin and console modules can use
+them without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+from bot.db.database import Database
+from bot.languages import language_from_locale
+from bot.responses import Catalogue
+from bot.settings import Settings
+from bot.web.live import Hub
+from bot.web.messages import IncomingMessage
+
+
+class ConversationLanguages:
+    """The language each recent conversation is in, as the assistant last answered.
+
+    Learnt from Rasa's NLG requests (which carry the ``language`` slot) and sent
+    back with the buyer's next message as the prior for short messages. Bounded:
+    the oldest conversations are forgotten first (then the browser locale
+    stands in until the assistant answers again).
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._capacity = capacity
+        self._languages: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, conversation_id: str) -> str | None:
+        language = self._languages.get(conversation_id)
+        if language is not None:
+            self._languages.move_to_end(conversation_id)
+        return language
+
+    def set(self, conversation_id: str, language: str) -> None:
+        self._languages[conversation_id] = language
+        self._languages.move_to_end(conversation_id)
+        while len(self._languages) > self._capacity:
+            self._languages.popitem(last=False)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+CATALOGUE = web.AppKey("catalogue", Catalogue)
+LANGUAGES = web.AppKey("languages", ConversationLanguages)
+RASA_SESSION = web.AppKey("rasa_session", ClientSession)
+DATABASE = web.AppKey("database", Database)
+HUB = web.AppKey("hub", Hub)
+
+
+def reply_language(request: web.Request, message: IncomingMessage | None = None) -> str:
+    """The language to answer in before Rasa has said: conversation, then locale, then default."""
+    settings = request.app[SETTINGS]
+    if message is not None:
+        known = request.app[LANGUAGES].get(message.conversation_id)
+        if known:
+            return known
+        from_locale = language_from_locale(message.locale)
+        if from_locale:
+            return from_locale
+    return language_from_locale(request.headers.get("Accept-Language")) or settings.default_language
+
+
+def render(request: web.Request, name: str, language: str, **values: Any) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
+    filled = {"store_name": settings.store_name, "support_email": settings.support_email, **values}
+    message = request.app[CATALOGUE].render(name, language, filled)
+    return message or {"text": name}
+
+
+def error_response(status: int, code: str, detail: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"code": code, "detail": detail, **extra}}, status=status)
