@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.dependencies import database
+from actions.dependencies import database, knowledge
 from actions.faq import buyer_language
 from bot.db.models import Escalation, Rating
 
@@ -40,7 +40,7 @@ def stars_in(tracker: Tracker) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def store(conversation_id: str, stars: int, language: str) -> None:
+def store(conversation_id: str, stars: int, language: str, topic: str | None) -> None:
     with database().session() as session:
         escalation = session.scalars(
             select(Escalation)
@@ -55,8 +55,16 @@ def store(conversation_id: str, stars: int, language: str) -> None:
                 stars=stars,
                 language=language,
                 tier=escalation.tier if escalation else "standard",
+                topic=topic or (escalation.reason if escalation else "general"),
             )
         )
+
+
+def answered_topic(tracker: Tracker) -> str | None:
+    """The knowledge-base topic of the last answer given in the conversation, if any."""
+    entry_id = tracker.get_slot("feedback_entry")
+    entry = knowledge().current().base.entries.get(entry_id) if isinstance(entry_id, str) else None
+    return entry.topic if entry else None
 
 
 class ActionRecordRating(Action):
@@ -71,7 +79,9 @@ class ActionRecordRating(Action):
             dispatcher.utter_message(response="utter_ask_rating")
             return []
         try:
-            await asyncio.to_thread(store, tracker.sender_id, stars, buyer_language(tracker))
+            await asyncio.to_thread(
+                store, tracker.sender_id, stars, buyer_language(tracker), answered_topic(tracker)
+            )
         except Exception:
             logger.exception("Could not store a rating for %s", tracker.sender_id)
         dispatcher.utter_message(response="utter_rating_thanks")

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import faq  # noqa: E402
+import handoff  # noqa: E402
 import langid  # noqa: E402
 import nlu  # noqa: E402
 import orders  # noqa: E402
@@ -176,6 +177,8 @@ def main() -> None:
     memory = memory_figures()
     print("Order tracking latency...", flush=True)
     tracking = orders.run()
+    print("Delivery between buyers and staff...", flush=True)
+    delivery = handoff.run()
 
     document = f"""# Benchmarks
 
@@ -251,6 +254,16 @@ number and last checkpoint. 10 requests per conversation, one conversation at a 
 store stays SQLite in both). All on this machine's {os.cpu_count()} cores.
 
 {orders.markdown(tracking)}
+
+## Delivery between a buyer and a person
+
+`bench/handoff.py`: the web service alone (conversations with a person bypass Rasa), 50
+claimed conversations, each buyer's window and one staff console connected over
+WebSocket; 10 rounds in which all 50 buyers write at once, then the agent answers all
+50 at once. Buyer → console: from the buyer's POST to the console receiving it; staff →
+buyer: from the agent's POST to the buyer's window receiving it. Goal: p95 < 100 ms.
+
+{handoff.markdown(delivery)}
 """
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text(document, encoding="utf-8")

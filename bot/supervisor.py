@@ -213,6 +213,8 @@ def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
             '{"conversation_id": "...", "text": "hola", "locale": "es-ES"}\n'
             f"  Knowledge-base admin:   {settings.web_url}/api/admin/kb/entries "
             f"(header 'Authorization: Bearer {_shown_token(settings)}')\n"
+            f"  Staff console:          {settings.web_url}/console   (python -m bot staff add ... first)\n"
+            f"  Dashboard:              {settings.web_url}/dashboard (admins)\n"
             f"  Database:               {settings.database_url}\n"
             f"  Logs:                   {supervisor.log_dir}\n"
             "Press Ctrl-C to stop.",

@@ -319,4 +319,6 @@ class Rating(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8))
     tier: Mapped[str] = mapped_column(String(8), default="standard")
+    #: What the conversation was about: a knowledge-base topic or the escalation's reason.
+    topic: Mapped[str] = mapped_column(String(32), default="general")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -26,6 +26,7 @@ from bot.knowledge.model import Problem
 from bot.knowledge.service import KnowledgeService
 from bot.knowledge.unanswered import group_questions
 from bot.languages import SUPPORTED_LANGUAGES
+from bot.service.dashboard import as_csv, figures
 from bot.settings import Settings
 from bot.tokenization import Tokenizers
 from bot.web.context import DATABASE
@@ -275,6 +276,57 @@ async def unanswered(request: web.Request) -> web.Response:
     )
 
 
+def _period(request: web.Request) -> tuple[datetime, datetime]:
+    """``from`` and ``to`` (YYYY-MM-DD, UTC days, ``to`` included); default the last 30 days."""
+    try:
+        end = (
+            datetime.fromisoformat(request.query["to"]).replace(tzinfo=timezone.utc) + timedelta(days=1)
+            if request.query.get("to")
+            else datetime.now(timezone.utc)
+        )
+        start = (
+            datetime.fromisoformat(request.query["from"]).replace(tzinfo=timezone.utc)
+            if request.query.get("from")
+            else end - timedelta(days=30)
+        )
+    except ValueError as error:
+        raise EditError(400, "bad_period", "'from' and 'to' are dates like 2026-11-01.") from error
+    if not timedelta(0) < end - start <= timedelta(days=MAX_DAYS):
+        raise EditError(400, "bad_period", f"The period must be 1 to {MAX_DAYS} days, 'from' before 'to'.")
+    return start, end
+
+
+async def _dashboard_figures(request: web.Request) -> dict[str, Any]:
+    start, end = _period(request)
+
+    def read() -> dict[str, Any]:
+        with request.app[DATABASE].session() as session:
+            return figures(session, start, end)
+
+    data = await asyncio.to_thread(read)
+    snapshot = await _snapshot(request)
+    questions = await asyncio.to_thread(request.app[FEEDBACK].unanswered, start)
+    questions = [q for q in questions if q.created_at < end]
+    groups = await asyncio.to_thread(group_questions, questions, request.app[TOKENIZERS], snapshot.index)
+    data["unanswered"] = {"questions": len(questions), "top_groups": [g.as_json() for g in groups[:10]]}
+    return data
+
+
+@admin_only
+async def dashboard(request: web.Request) -> web.Response:
+    """Conversations, containment, escalations, first responses, CSAT by language, tier,
+    staff member and topic, and the knowledge base's unanswered questions."""
+    return web.json_response(await _dashboard_figures(request))
+
+
+@admin_only
+async def dashboard_csv(request: web.Request) -> web.Response:
+    data = await _dashboard_figures(request)
+    response = web.Response(text=as_csv(data), content_type="text/csv", charset="utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="satisfaction.csv"'
+    return response
+
+
 @admin_only
 async def helpfulness(request: web.Request) -> web.Response:
     """Per entry: how many buyers said its answer helped or did not."""
@@ -321,3 +373,5 @@ def setup_admin(app: web.Application, settings: Settings, tokenizers: Tokenizers
     app.router.add_get(f"{prefix}/problems", live_problems)
     app.router.add_get(f"{prefix}/unanswered", unanswered)
     app.router.add_get(f"{prefix}/feedback", helpfulness)
+    app.router.add_get("/api/admin/dashboard", dashboard)
+    app.router.add_get("/api/admin/dashboard.csv", dashboard_csv)

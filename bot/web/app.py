@@ -274,6 +274,11 @@ async def console_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "console.html")
 
 
+async def dashboard_page(request: web.Request) -> web.FileResponse:
+    """The admins' satisfaction dashboard; its figures come from /api/admin/dashboard."""
+    return web.FileResponse(STATIC_DIR / "dashboard.html")
+
+
 async def index(request: web.Request) -> web.FileResponse:
     """A plain test page to chat with the assistant (the storefront widget comes later)."""
     return web.FileResponse(STATIC_DIR / "chat.html")
@@ -312,6 +317,7 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.cleanup_ctx.append(rasa_session)
     app.router.add_get("/", index)
     app.router.add_get("/console", console_page)
+    app.router.add_get("/dashboard", dashboard_page)
     app.router.add_get("/health", health)
     app.router.add_get("/api/languages", languages)
     app.router.add_post("/api/chat", chat)

@@ -170,7 +170,7 @@ def test_spanish_conversation(assistant: Settings, known_texts: dict[str, tuple[
     assert chat.say("olvídalo") == [("utter_anything_else", "es")]
     assert chat.say("ok") == [("utter_how_can_help", "es")]  # short: stays Spanish
     assert chat.say("gracias") == [("utter_youre_welcome", "es")]
-    assert chat.say("adios") == [("utter_goodbye", "es")]
+    assert chat.say("adios") == [("utter_goodbye", "es"), ("utter_ask_rating", "es")]
 
 
 def test_switch_language_by_asking(assistant: Settings, known_texts: dict[str, tuple[str, str]]) -> None:

@@ -1,0 +1,140 @@
+"""Delivery time between a buyer and a person, with 50 conversations open at once.
+
+Starts the web service as a real process (conversations with a person do not go
+through Rasa), with 50 claimed escalations, 50 buyer WebSockets and one staff
+console WebSocket. Measures, over 10 rounds of all 50 conversations at once:
+buyer message (POST /api/chat) → the console receives it; staff reply (POST
+.../reply) → the buyer's window receives it. Goal: p95 < 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.db.database import Database, upgrade  # noqa: E402
+from bot.db.models import Escalation  # noqa: E402
+from bot.db.types import utcnow  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.staff.accounts import add_staff  # noqa: E402
+from bot.supervisor import Supervisor  # noqa: E402
+
+CONVERSATIONS = 50
+ROUNDS = 10
+PASSWORD = "bench staff password"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    return {"p50": statistics.median(values), "p95": values[int(len(values) * 0.95) - 1], "n": len(values)}
+
+
+async def _measure(base: str) -> dict[str, dict[str, float]]:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as staff, aiohttp.ClientSession() as buyers:
+        async with staff.post(
+            f"{base}/api/staff/login", json={"email": "bench@x.test", "password": PASSWORD}
+        ) as r:
+            csrf = (await r.json())["csrf_token"]
+        console = await staff.ws_connect(f"{base}/ws/staff")
+        windows = {
+            f"bench-{i}": await buyers.ws_connect(f"{base}/ws/chat?conversation_id=bench-{i}")
+            for i in range(CONVERSATIONS)
+        }
+        to_console: list[float] = []
+        to_buyer: list[float] = []
+        sent_at: dict[str, float] = {}
+
+        async def console_reader() -> None:
+            async for frame in console:
+                data = frame.json()
+                if data.get("type") == "buyer_message" and data["text"] in sent_at:
+                    to_console.append((time.perf_counter() - sent_at.pop(data["text"])) * 1000)
+
+        reader = asyncio.create_task(console_reader())
+        for round_ in range(ROUNDS):
+
+            async def buyer_says(conversation: str, round_: int = round_) -> None:
+                text = f"{conversation} round {round_}"
+                sent_at[text] = time.perf_counter()
+                await buyers.post(f"{base}/api/chat", json={"conversation_id": conversation, "text": text})
+
+            await asyncio.gather(*(buyer_says(c) for c in windows))
+
+            async def staff_replies(escalation_id: int, conversation: str, round_: int = round_) -> None:
+                started = time.perf_counter()
+                await staff.post(
+                    f"{base}/api/staff/escalations/{escalation_id}/reply",
+                    json={"text": f"reply {round_}"},
+                    headers={"X-CSRF-Token": csrf},
+                )
+                while True:
+                    data = await windows[conversation].receive_json(timeout=10)
+                    if data.get("type") == "staff_message":
+                        to_buyer.append((time.perf_counter() - started) * 1000)
+                        return
+
+            await asyncio.gather(*(staff_replies(i + 1, c) for i, c in enumerate(windows)))
+        await asyncio.sleep(0.5)
+        reader.cancel()
+        for window in windows.values():
+            await window.close()
+        await console.close()
+    return {"buyer → console": _percentiles(to_console), "staff → buyer": _percentiles(to_buyer)}
+
+
+def run() -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(web_port=_port(), rasa_port=_port(), action_port=_port(), var_dir=Path(tmp))
+        upgrade(settings.database_url)
+        database = Database(settings.database_url)
+        with database.session() as session:
+            staff = add_staff(session, "bench@x.test", "Bench", "agent", PASSWORD)
+            for i in range(CONVERSATIONS):
+                session.add(
+                    Escalation(
+                        conversation_id=f"bench-{i}",
+                        language="en",
+                        reason="request_human",
+                        status="claimed",
+                        claimed_by_id=staff.id,
+                        due_at=utcnow(),
+                    )
+                )
+        database.dispose()
+        supervisor = Supervisor(settings, Path("unused"), Path(tmp) / "logs")
+        web = [c for c in supervisor.plan(with_rasa_server=False) if c.name == "web"]
+        try:
+            supervisor.start(web, timeout=120)
+            return asyncio.run(_measure(f"http://127.0.0.1:{settings.web_port}"))
+        finally:
+            supervisor.stop()
+
+
+def markdown(results: dict[str, dict[str, float]]) -> str:
+    lines = ["| direction | messages | p50 | p95 |", "| --- | --- | --- | --- |"]
+    for direction, figures in results.items():
+        lines.append(
+            f"| {direction} | {figures['n']:.0f} | {figures['p50']:.1f} ms | {figures['p95']:.1f} ms |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run()))
