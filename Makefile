@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 TRAINING_INPUTS := config.yml domain.yml $(shell find data/nlu data/rules data/stories -name '*.yml') \
 	$(wildcard bot/nlu/*.py) bot/language_detection.py bot/languages.py bot/tokenization.py
 
-.PHONY: help run shell test train envs lint validate story-test bench clean lock
+.PHONY: help run shell test train envs lint validate story-test bench clean lock browser
 
 help:
 	@echo "make run     set up, train if needed, start everything and print where to chat"
@@ -66,12 +66,22 @@ validate: $(RASA_ENV)/.installed
 story-test: envs $(MODEL)
 	$(RASA_PY) tests/conversations/run_story_tests.py --model $(MODEL)
 
-test: envs $(MODEL)
+test: envs $(MODEL) browser
 	$(APP_PY) -m pytest tests/unit
 	$(RASA_PY) -m pytest tests/rasa
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory story-test
 	$(APP_PY) -m pytest tests/e2e
+	$(APP_PY) -m pytest tests/browser
+
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download does not work here); CJK fonts make Chinese and Japanese screenshots legible.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/noto ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium fonts-noto-cjk >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }; \
+	  else echo "Browser tests need Chromium and CJK fonts: sudo apt-get install chromium fonts-noto-cjk"; exit 1; fi; \
+	fi
 
 lint: $(APP_ENV)/.installed
 	$(APP_ENV)/bin/ruff check bot actions tests bench
