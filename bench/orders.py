@@ -116,7 +116,12 @@ def measure(database_url: str) -> dict[str, dict[str, float]]:
         supervisor = Supervisor(settings, RASA, Path(tmp) / "logs")
         try:
             supervisor.start(supervisor.plan(), timeout=420)
-            _conversation(settings, ASKERS[0])  # warm-up
+            try:
+                _conversation(settings, ASKERS[0])  # warm-up
+            except RuntimeError:
+                for log in sorted((Path(tmp) / "logs").glob("*.log")):
+                    print(f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-15:], sep="\n")
+                raise
             results = {}
             for concurrency in (1, 20):
                 askers = [ASKERS[i % len(ASKERS)] for i in range(concurrency)]

@@ -29,7 +29,7 @@ from bot.languages import SUPPORTED_LANGUAGES
 from bot.service.dashboard import as_csv, figures
 from bot.settings import Settings
 from bot.tokenization import Tokenizers
-from bot.web.context import DATABASE
+from bot.web.context import DATABASE, read_limited
 from bot.web.staff import COOKIE, CSRF_HEADER, SAFE_METHODS, signed_in
 
 #: Largest JSON body for one entry.
@@ -105,8 +105,8 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         raise EditError(
             413, "too_large", f"The body is {request.content_length:,} bytes; the limit is {limit:,}."
         )
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
+    data = await read_limited(request, limit)
+    if data is None:
         raise EditError(413, "too_large", f"The body is over the limit of {limit:,} bytes.")
     return data
 

@@ -34,6 +34,7 @@ from bot.web.context import (
     SETTINGS,
     ConversationLanguages,
     error_response,
+    read_limited,
     render,
     reply_language,
 )
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 #: Largest request body accepted (bytes). A chat message is far smaller; this
 #: only stops abuse before any JSON is parsed.
 MAX_BODY_BYTES = 64 * 1024
+#: Largest NLG request from Rasa (it carries the conversation's whole tracker).
+MAX_NLG_BODY_BYTES = 32 * 1024 * 1024
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -234,8 +237,14 @@ async def nlg(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if settings.nlg_token and request.query.get("token") != settings.nlg_token:
         return error_response(401, "unauthorized", "Wrong or missing NLG token.")
+    # Rasa sends the whole conversation tracker with every response, so this body
+    # grows with the conversation: it gets its own, much larger limit than the chat's.
+    raw = await read_limited(request, MAX_NLG_BODY_BYTES)
+    if raw is None:
+        logger.error("NLG request over %d bytes: the conversation's tracker is too long", MAX_NLG_BODY_BYTES)
+        return error_response(413, "too_large", "The NLG request is too large.")
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "invalid_json", "The request body must be valid JSON.")
     if not isinstance(body, dict) or not isinstance(body.get("response"), str):

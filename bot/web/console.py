@@ -28,7 +28,7 @@ from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders.queries import orders_of
 from bot.responses import fill
 from bot.settings import PROJECT_ROOT
-from bot.web.context import DATABASE, HUB, RASA_SESSION, SETTINGS
+from bot.web.context import DATABASE, HUB, RASA_SESSION, SETTINGS, read_limited
 from bot.web.staff import _error, _escalation_json, signed_in, staff_only
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ def _escalation_id(request: web.Request) -> int | None:
 
 
 async def _json(request: web.Request) -> dict[str, Any] | None:
-    raw = await request.content.read(MAX_TEXT * 4 + 1)
-    if len(raw) > MAX_TEXT * 4:
+    raw = await read_limited(request, MAX_TEXT * 4)
+    if raw is None:
         return None
     try:
         body = json.loads(raw.decode("utf-8") or "{}")
@@ -314,6 +314,9 @@ async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
         async for frame in socket:
             if frame.type == WSMsgType.TEXT and frame.data == "ping":
                 await socket.send_str("pong")
+            elif frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                detail = "This socket only delivers replies; send messages with POST /api/chat."
+                await socket.send_json({"type": "error", "detail": detail})
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:
@@ -341,6 +344,8 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
                     await socket.send_json(
                         {"type": "error", "detail": "Use the HTTP API to act; send 'ping' here."}
                     )
+            elif frame.type == WSMsgType.BINARY:
+                await socket.send_json({"type": "error", "detail": "Binary frames are not accepted."})
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:

@@ -75,3 +75,18 @@ def render(request: web.Request, name: str, language: str, **values: Any) -> dic
 
 def error_response(status: int, code: str, detail: str, **extra: Any) -> web.Response:
     return web.json_response({"error": {"code": code, "detail": detail, **extra}}, status=status)
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it exceeds ``limit`` bytes.
+
+    (``request.content.read(n)`` returns whatever has arrived so far, not n bytes.)
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

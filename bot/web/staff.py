@@ -92,8 +92,10 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
     async def login(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             return _error(415, "json_only", "Send the sign-in as JSON.")
-        raw = await request.content.read(MAX_LOGIN_BYTES + 1)
-        if len(raw) > MAX_LOGIN_BYTES:
+        from bot.web.context import read_limited
+
+        raw = await read_limited(request, MAX_LOGIN_BYTES)
+        if raw is None:
             return _error(413, "too_large", "The sign-in request is too large.")
         try:
             body = json.loads(raw.decode("utf-8"))

@@ -398,6 +398,10 @@ def test_an_identified_customer_chooses_an_order_in_chinese(assistant: Settings)
     reply = [m["text"] for m in send('/ask_order_status{"order_number": "10237"}')]
     assert "10237" in reply[0] and "SF Express" in reply[1] and "SF1234567890123" in reply[1]
     assert any("\u4e00" <= c <= "\u9fff" for c in reply[0])  # in Chinese
+    # A long conversation: Rasa's NLG requests carry the whole, growing tracker.
+    for _ in range(10):
+        again = [m["text"] for m in send('/ask_order_status{"order_number": "10237"}')]
+        assert "10237" in again[0]
 
 
 def test_arabic_indic_digits_and_a_postcode_find_the_order(assistant: Settings) -> None:

@@ -318,3 +318,17 @@ async def test_a_retry_after_rasa_was_down_is_answered_then(client: TestClient, 
     fake_rasa.status = 200
     reply = await (await client.post("/api/chat", json=body)).json()
     assert reply["messages"][0]["text"] == "echo: hola"
+
+
+async def test_nlg_accepts_the_long_trackers_of_long_conversations(client: TestClient) -> None:
+    # Rasa sends every event of the conversation with each response: after a few
+    # order lookups that is far more than a chat message may be.
+    events = [{"event": "slot", "name": "order_number", "value": "x" * 100, "timestamp": 1.0}] * 5000
+    body = {
+        "response": "utter_greet",
+        "arguments": {},
+        "tracker": {"slots": {"language": "de"}, "events": events},
+    }
+    response = await client.post("/nlg", json=body)
+    assert response.status == 200, await response.text()
+    assert "Demo Store" in (await response.json())["text"] or (await response.json())["text"]
