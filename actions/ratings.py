@@ -1,4 +1,4 @@
-"""The buyer's rating of a conversation (1 to 5 stars), for the satisfaction figures.
+"""The buyer's rating of a conversation (1 to 5 stars, and an optional comment).
 
 Stars come from the rating buttons' payload (entity ``rating``) or from what the
 buyer typed ("5 stars", "★★★★", "4/5"). The rating is linked to the
@@ -14,9 +14,10 @@ import re
 import unicodedata
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions.dependencies import database, knowledge
@@ -24,6 +25,9 @@ from actions.faq import buyer_language
 from bot.db.models import Escalation, Rating
 
 logger = logging.getLogger(__name__)
+
+#: Longest comment kept.
+MAX_COMMENT = 2000
 
 
 def stars_in(tracker: Tracker) -> int | None:
@@ -84,5 +88,36 @@ class ActionRecordRating(Action):
             )
         except Exception:
             logger.exception("Could not store a rating for %s", tracker.sender_id)
-        dispatcher.utter_message(response="utter_rating_thanks")
-        return []
+        dispatcher.utter_message(response="utter_offer_rating_comment")
+        return [SlotSet("comment_offered", True)]
+
+
+def store_comment(conversation_id: str, comment: str) -> bool:
+    """Attach the comment to the conversation's latest rating."""
+    with database().session() as session:
+        rating = session.scalars(
+            select(Rating).where(Rating.conversation_id == conversation_id).order_by(Rating.id.desc())
+        ).first()
+        if rating is None:
+            return False
+        rating.comment = comment.strip()[:MAX_COMMENT]
+        return True
+
+
+class ValidateRatingCommentForm(FormValidationAction):
+    """The optional comment after a rating: whatever the buyer writes is kept."""
+
+    def name(self) -> str:
+        return "validate_rating_comment_form"
+
+    async def validate_rating_comment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            return {"rating_comment": None}
+        try:
+            await asyncio.to_thread(store_comment, tracker.sender_id, text)
+        except Exception:
+            logger.exception("Could not store a rating comment for %s", tracker.sender_id)
+        return {"rating_comment": text[:MAX_COMMENT]}

@@ -489,7 +489,10 @@ async def handoff(settings: Settings) -> None:
         rating_question = await buyer_socket.receive_json(timeout=30)
         assert rating_question["type"] == "bot_message" and len(rating_question["buttons"]) == 5
         reply = await say('/give_rating{"rating": "5"}')
-        assert reply["with_person"] is False and reply["messages"]
+        assert reply["with_person"] is False and len(reply["messages"][0]["buttons"]) == 2  # add a comment?
+        await say("/affirm")
+        reply = await say("Très rapide, merci à Ann !")
+        assert reply["messages"], "no thanks for the comment"
         async with agent.post(f"{url}/reply", json={"text": "late"}, headers=headers) as response:
             assert response.status == 409  # resolved: replies are refused
         await buyer_socket.close()
@@ -498,6 +501,7 @@ async def handoff(settings: Settings) -> None:
     with Database(settings.database_url).session() as session:
         [rating] = session.scalars(select(Rating).where(Rating.conversation_id == conversation)).all()
         assert (rating.stars, rating.language, rating.staff_id is not None) == (5, "fr", True)
+        assert rating.comment == "Très rapide, merci à Ann !"
 
 
 def test_handoff_to_a_person_and_back_with_a_rating(assistant: Settings) -> None:
