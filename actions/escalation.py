@@ -14,11 +14,10 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_timedelta
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.dependencies import database, settings
 from actions.faq import buyer_language
 from actions.identity import load_customer, message_metadata
-from bot.orders.formatting import LOCALES
+from bot.orders.formatting import LOCALES, moment
 from bot.orders.numbers import normalise_order_number
 from bot.service import escalations
 from bot.service.hours import load as service_config
@@ -72,17 +71,6 @@ def open_escalation(tracker: Tracker, reason: str) -> HandOver:
         )
 
 
-def local_time(moment: datetime, time_zone: str | None, language: str) -> str:
-    """A moment in the buyer's time zone (from the widget), else in UTC, in their language."""
-    try:
-        zone = ZoneInfo(time_zone) if time_zone else None
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
-    locale = LOCALES.get(language, "en")
-    text = str(format_datetime(moment, format="medium", tzinfo=zone or timezone.utc, locale=locale))
-    return text if zone else f"{text} UTC"
-
-
 async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
     """Hand the conversation to a person for ``reason`` (request_human, complain,
     not_understood, not_helpful, delivered_not_received, order_change...)."""
@@ -96,7 +84,7 @@ async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: s
     language = buyer_language(tracker)
     wait = str(format_timedelta(hand_over.wait, locale=LOCALES.get(language, "en")))
     if not hand_over.open_now:
-        opening = local_time(hand_over.answer_from, hand_over.time_zone, language)
+        opening = moment(hand_over.answer_from, language, hand_over.time_zone)
         dispatcher.utter_message(response="utter_handoff_out_of_hours", opening=opening)
         return [*events, SlotSet("awaiting_contact_email", True)]
     if hand_over.route == "manager" and hand_over.manager:

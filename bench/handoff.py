@@ -10,8 +10,6 @@ buyer message (POST /api/chat) → the console receives it; staff reply (POST
 from __future__ import annotations
 
 import asyncio
-import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -22,27 +20,18 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from orders import percentiles  # noqa: E402
+
 from bot.db.database import Database, upgrade  # noqa: E402
 from bot.db.models import Escalation  # noqa: E402
 from bot.db.types import utcnow  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.staff.accounts import add_staff  # noqa: E402
-from bot.supervisor import Supervisor  # noqa: E402
+from bot.supervisor import Supervisor, free_port  # noqa: E402
 
 CONVERSATIONS = 50
 ROUNDS = 10
 PASSWORD = "bench staff password"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    values = sorted(values)
-    return {"p50": statistics.median(values), "p95": values[int(len(values) * 0.95) - 1], "n": len(values)}
 
 
 async def _measure(base: str) -> dict[str, dict[str, float]]:
@@ -96,12 +85,14 @@ async def _measure(base: str) -> dict[str, dict[str, float]]:
         for window in windows.values():
             await window.close()
         await console.close()
-    return {"buyer → console": _percentiles(to_console), "staff → buyer": _percentiles(to_buyer)}
+    return {"buyer → console": percentiles(to_console), "staff → buyer": percentiles(to_buyer)}
 
 
 def run() -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(web_port=_port(), rasa_port=_port(), action_port=_port(), var_dir=Path(tmp))
+        settings = Settings(
+            web_port=free_port(), rasa_port=free_port(), action_port=free_port(), var_dir=Path(tmp)
+        )
         upgrade(settings.database_url)
         database = Database(settings.database_url)
         with database.session() as session:

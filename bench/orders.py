@@ -11,7 +11,6 @@ each run gets a throw-away database.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -23,17 +22,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.db.database import Database, upgrade  # noqa: E402
+from bot.db.database import Database, throwaway_database, upgrade  # noqa: E402
 from bot.orders import demo  # noqa: E402
 from bot.orders.tokens import sign  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.supervisor import Supervisor  # noqa: E402
+from bot.supervisor import Supervisor, free_port  # noqa: E402
 
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 REQUESTS_PER_CONVERSATION = 10
@@ -47,28 +44,14 @@ ASKERS = [
 ]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def postgres_database() -> Iterator[str | None]:
     server = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not server:
         yield None
         return
-    name = f"assistant_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server, "assistant_bench") as url:
+        yield url
 
 
 def _conversation(settings: Settings, asker: tuple[str, str, str]) -> list[float]:
@@ -91,7 +74,7 @@ def _conversation(settings: Settings, asker: tuple[str, str, str]) -> list[float
     return timings
 
 
-def _percentiles(timings: list[float]) -> dict[str, float]:
+def percentiles(timings: list[float]) -> dict[str, float]:
     timings = sorted(timings)
     return {
         "p50": statistics.median(timings),
@@ -103,9 +86,9 @@ def _percentiles(timings: list[float]) -> dict[str, float]:
 def measure(database_url: str) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            web_port=_port(),
-            rasa_port=_port(),
-            action_port=_port(),
+            web_port=free_port(),
+            rasa_port=free_port(),
+            action_port=free_port(),
             var_dir=Path(tmp),
             database_url_setting=database_url.replace("{tmp}", tmp),
         )
@@ -129,7 +112,7 @@ def measure(database_url: str) -> dict[str, dict[str, float]]:
                     timings = [
                         t for batch in pool.map(lambda a: _conversation(settings, a), askers) for t in batch
                     ]
-                results[str(concurrency)] = _percentiles(timings)
+                results[str(concurrency)] = percentiles(timings)
             return results
         finally:
             supervisor.stop()

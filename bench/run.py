@@ -31,7 +31,7 @@ import nlu  # noqa: E402
 import orders  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
-from bot.supervisor import Supervisor  # noqa: E402
+from bot.supervisor import Supervisor, free_port  # noqa: E402
 
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -104,17 +104,12 @@ def rss_mb(pid: int) -> float:
 
 def memory_figures() -> dict[str, float]:
     """Start the three processes, chat 50 messages in 10 languages, read their memory."""
-    import socket
-
     import requests
 
-    def port() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
-
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(web_port=port(), rasa_port=port(), action_port=port(), var_dir=Path(tmp))
+        settings = Settings(
+            web_port=free_port(), rasa_port=free_port(), action_port=free_port(), var_dir=Path(tmp)
+        )
         supervisor = Supervisor(settings, RASA, Path(tmp) / "logs")
         try:
             supervisor.start(supervisor.plan(), timeout=420)

@@ -60,6 +60,27 @@ class Database:
         self.engine.dispose()
 
 
+@contextmanager
+def throwaway_database(server_url: str, prefix: str = "assistant_tmp") -> Iterator[str]:
+    """A new, empty database on the server of ``server_url`` for the block (tests,
+    benchmarks); dropped afterwards, open connections and all."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from babel.dates import format_date as babel_date
@@ -38,10 +39,18 @@ def day(value: date, language: str) -> str:
     return str(babel_date(value, format="medium", locale=LOCALES.get(language, "en")))
 
 
-def moment(value: datetime, language: str) -> str:
-    """A date and time; shown in UTC (the buyer's time zone is not known)."""
-    text = babel_datetime(value, format="medium", tzinfo=timezone.utc, locale=LOCALES.get(language, "en"))
-    return f"{text} UTC"
+def moment(value: datetime, language: str, time_zone: str | None = None) -> str:
+    """A date and time in ``time_zone`` (the buyer's, from the widget), else in UTC, saying so."""
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    text = str(
+        babel_datetime(
+            value, format="medium", tzinfo=zone or timezone.utc, locale=LOCALES.get(language, "en")
+        )
+    )
+    return text if zone else f"{text} UTC"
 
 
 @lru_cache(maxsize=4)

@@ -22,6 +22,7 @@ from aiohttp import ClientError, WSMsgType, web
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.conversation_log import record_replies
 from bot.db.models import Conversation, ConversationMessage, Customer, Escalation, EscalationNote, StaffMember
 from bot.db.types import utcnow
 from bot.languages import SUPPORTED_LANGUAGES
@@ -273,8 +274,6 @@ async def resolve(request: web.Request) -> web.Response:
 async def hand_back(request: web.Request, conversation_id: str) -> None:
     """Tell the bot the person is done: Rasa answers (asking for a rating); the replies
     are logged and pushed to the buyer."""
-    from bot.conversation_log import record_replies
-
     try:
         async with request.app[RASA_SESSION].post(
             "/webhooks/rest/webhook", json={"sender": conversation_id, "message": "/conversation_resolved"}

@@ -12,18 +12,23 @@ import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from bot.conversation_log import record_replies
 from bot.db.database import Database
 from bot.db.models import Escalation, StaffMember
 from bot.db.types import utcnow
 from bot.service import escalations
 from bot.settings import Settings
 from bot.staff.accounts import authenticate, current_session, end_session, start_session
+from bot.web.context import CATALOGUE, DATABASE, HUB, read_limited
 
 COOKIE = "staff_session"
+#: How stale last_seen_at may get before a request refreshes it (online means 5 minutes).
+SEEN_REFRESH = timedelta(minutes=1)
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Largest sign-in body.
@@ -54,8 +59,10 @@ def signed_in(database: Database, request: web.Request) -> tuple[StaffMember, st
         if found is None:
             return None
         staff_session, staff = found
-        staff.last_seen_at = utcnow()
-        session.flush()
+        now = utcnow()
+        if staff.last_seen_at is None or now - staff.last_seen_at > SEEN_REFRESH:
+            staff.last_seen_at = now  # "online" needs minutes, not every request
+            session.flush()
         session.expunge(staff)
         return staff, staff_session.csrf_token
 
@@ -92,8 +99,6 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
     async def login(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             return _error(415, "json_only", "Send the sign-in as JSON.")
-        from bot.web.context import read_limited
-
         raw = await read_limited(request, MAX_LOGIN_BYTES)
         if raw is None:
             return _error(413, "too_large", "The sign-in request is too large.")
@@ -176,8 +181,6 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
 
 async def _announce(request: web.Request, escalation_id: int, staff: StaffMember) -> None:
     """Tell the buyer, in their language, that a person has joined; log it; update consoles."""
-    from bot.conversation_log import record_replies
-    from bot.web.context import CATALOGUE, DATABASE, HUB
 
     def conversation() -> tuple[str, str] | None:
         with request.app[DATABASE].session() as session:

@@ -9,7 +9,6 @@ state are saved in var/screenshots/.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,18 +21,12 @@ from bot.db.models import Conversation, ConversationMessage, Escalation, Rating
 from bot.db.types import utcnow
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import add_staff
-from bot.supervisor import Supervisor
+from bot.supervisor import Supervisor, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 PASSWORD = "browser test password"
 HOSTILE = "<script>alert('x')</script><b>bold?</b>"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,18 +29,12 @@ from bot.orders.tokens import sign
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import add_staff
-from bot.supervisor import Supervisor
+from bot.supervisor import Supervisor, free_port
 
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 STAFF_PASSWORD = "e2e staff password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

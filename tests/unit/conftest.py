@@ -7,16 +7,13 @@ PostgreSQL server (``.ci/run`` sets it), again on a throw-away PostgreSQL databa
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 import actions.dependencies as dependencies
-from bot.db.database import upgrade
+from bot.db.database import throwaway_database, upgrade
 from bot.knowledge.feedback import FeedbackStore
 
 ALWAYS_OPEN = """\
@@ -103,13 +100,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
         pytest.skip("TEST_DATABASE_URL is not set (CI sets it to its PostgreSQL)")
-    name = f"assistant_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server, "assistant_test") as url:
+        yield url
