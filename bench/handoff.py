@@ -90,8 +90,14 @@ async def _measure(base: str) -> dict[str, dict[str, float]]:
 
 def run() -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
+        # Every simulated buyer writes from 127.0.0.1: the per-address limit would
+        # throttle them as one sender, so it is lifted here (the per-conversation one is not).
         settings = Settings(
-            web_port=free_port(), rasa_port=free_port(), action_port=free_port(), var_dir=Path(tmp)
+            web_port=free_port(),
+            rasa_port=free_port(),
+            action_port=free_port(),
+            var_dir=Path(tmp),
+            address_burst=100_000,
         )
         upgrade(settings.database_url)
         database = Database(settings.database_url)

@@ -29,6 +29,7 @@ import handoff  # noqa: E402
 import langid  # noqa: E402
 import nlu  # noqa: E402
 import orders  # noqa: E402
+import widget  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
 from bot.supervisor import Supervisor, free_port  # noqa: E402
@@ -174,6 +175,8 @@ def main() -> None:
     tracking = orders.run()
     print("Delivery between buyers and staff...", flush=True)
     delivery = handoff.run()
+    print("Widget download size...", flush=True)
+    widget_sizes = widget.run()
 
     document = f"""# Benchmarks
 
@@ -259,6 +262,14 @@ WebSocket; 10 rounds in which all 50 buyers write at once, then the agent answer
 buyer: from the agent's POST to the buyer's window receiving it. Goal: p95 < 100 ms.
 
 {handoff.markdown(delivery)}
+
+## Widget download
+
+`bench/widget.py`: what a buyer's browser downloads for the widget, as the web service
+sends it (`Accept-Encoding: gzip`), counted on the wire. Goal: < 50 kB gzipped. No other
+host is contacted (checked by `tests/browser/test_widget_browser.py`).
+
+{widget.markdown(widget_sizes)}
 """
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text(document, encoding="utf-8")

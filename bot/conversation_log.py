@@ -9,13 +9,14 @@ asking the assistant twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db.models import Conversation, ConversationMessage, Customer
+from bot.db.models import Conversation, ConversationMessage, Customer, Escalation
 from bot.db.types import utcnow
 
 
@@ -26,6 +27,19 @@ def _conversation(session: Session, conversation_id: str) -> Conversation:
         session.add(conversation)
         session.flush()
     return conversation
+
+
+def as_shown(message: ConversationMessage) -> dict[str, Any]:
+    """A logged message as the widget shows it: id, sender, text and its extras
+    (buttons, the agent's name, the button title a payload was sent with)."""
+    shown: dict[str, Any] = {"id": message.id, "sender": message.sender, "text": message.text}
+    shown.update(message.data or {})
+    if message.client_msg_id:
+        shown["client_msg_id"] = message.client_msg_id
+    if message.sender == "buyer" and shown.get("shown"):
+        shown["text"] = shown.pop("shown")  # "★★★★★", not '/give_rating{"rating": "5"}'
+    shown["at"] = message.created_at.isoformat()
+    return shown
 
 
 def replies_to(session: Session, conversation_id: str, client_msg_id: str) -> list[dict[str, Any]] | None:
@@ -47,7 +61,7 @@ def replies_to(session: Session, conversation_id: str, client_msg_id: str) -> li
     for reply in later:
         if reply.sender == "buyer":
             break
-        replies.append({"text": reply.text, **(reply.data or {})} if reply.text else dict(reply.data or {}))
+        replies.append(as_shown(reply))
     return replies
 
 
@@ -57,8 +71,13 @@ def record_buyer_message(
     text: str,
     client_msg_id: str | None,
     customer_external_id: str | None = None,
-) -> bool:
-    """Store what the buyer wrote; False if this client_msg_id was stored already."""
+    shown: str | None = None,
+) -> ConversationMessage | None:
+    """Store what the buyer wrote; None if this client_msg_id was stored already.
+
+    ``shown`` is what the buyer saw themselves send when ``text`` is a button's
+    payload (the button's title), kept for the history the widget restores.
+    """
     conversation = _conversation(session, conversation_id)
     if customer_external_id and conversation.customer_id is None:
         customer = session.scalars(
@@ -67,30 +86,113 @@ def record_buyer_message(
         if customer is not None:
             conversation.customer_id = customer.id
     conversation.last_message_at = utcnow()
+    message = ConversationMessage(
+        conversation_id=conversation_id,
+        sender="buyer",
+        text=text,
+        client_msg_id=client_msg_id,
+        data={"shown": shown} if shown and shown != text else None,
+    )
     try:
         with session.begin_nested():
-            session.add(
-                ConversationMessage(
-                    conversation_id=conversation_id, sender="buyer", text=text, client_msg_id=client_msg_id
-                )
-            )
+            session.add(message)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return message
+
+
+@dataclass
+class Turn:
+    """What the web service learns in one database round trip when a buyer message arrives."""
+
+    #: The stored message (None: a retry whose first copy is stored).
+    message: dict[str, Any] | None = None
+    #: For a retry: the replies it already got ([] if it was never answered).
+    earlier_replies: list[dict[str, Any]] | None = None
+    #: The escalation a person has claimed for this conversation, if any.
+    escalation_id: int | None = None
+    #: The conversation belongs to another customer than the one writing.
+    other_customer: bool = False
+
+
+def begin_turn(
+    session: Session,
+    conversation_id: str,
+    text: str,
+    client_msg_id: str | None,
+    customer_external_id: str | None,
+    shown: str | None = None,
+) -> Turn:
+    """Store a buyer message and say where it goes, in one session.
+
+    A retried ``client_msg_id`` is recognised (its earlier replies come back);
+    a conversation started by a signed-in customer only takes messages from
+    that customer, so nobody else can continue it and read their orders.
+    """
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is not None and conversation.customer_id is not None:
+        owner = session.get(Customer, conversation.customer_id)
+        if owner is None or owner.external_id != customer_external_id:
+            return Turn(other_customer=True)
+    turn = Turn()
+    if client_msg_id:
+        turn.earlier_replies = replies_to(session, conversation_id, client_msg_id)
+    if turn.earlier_replies is None:
+        message = record_buyer_message(
+            session, conversation_id, text, client_msg_id, customer_external_id, shown
+        )
+        if message is None and client_msg_id:  # the same retry arrived twice at once
+            turn.earlier_replies = replies_to(session, conversation_id, client_msg_id) or []
+        elif message is not None:
+            session.flush()
+            turn.message = as_shown(message)
+    turn.escalation_id = session.scalars(
+        select(Escalation.id).where(
+            Escalation.conversation_id == conversation_id, Escalation.status == "claimed"
+        )
+    ).first()
+    return turn
+
+
+def history(session: Session, conversation_id: str, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+    """The conversation's messages after message id ``after``, oldest first, as shown."""
+    rows = session.scalars(
+        select(ConversationMessage)
+        .where(ConversationMessage.conversation_id == conversation_id, ConversationMessage.id > after)
+        .order_by(ConversationMessage.id)
+        .limit(limit)
+    )
+    return [as_shown(row) for row in rows]
+
+
+def conversation_owner(session: Session, conversation_id: str) -> str | None:
+    """The external id of the customer a conversation belongs to (None: anonymous or new)."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.customer_id is None:
+        return None
+    owner = session.get(Customer, conversation.customer_id)
+    return owner.external_id if owner is not None else ""
 
 
 def record_replies(
-    session: Session, conversation_id: str, replies: list[dict[str, Any]], language: str | None
-) -> None:
-    """Store the assistant's replies (text, and buttons or other parts as data)."""
+    session: Session,
+    conversation_id: str,
+    replies: list[dict[str, Any]],
+    language: str | None,
+    sender: str = "bot",
+) -> list[dict[str, Any]]:
+    """Store the assistant's (or a person's) replies; return them as shown, with their ids."""
     conversation = _conversation(session, conversation_id)
     if language:
         conversation.language = language
     conversation.last_message_at = utcnow()
+    rows = []
     for reply in replies:
         data = {k: v for k, v in reply.items() if k != "text"} or None
-        session.add(
-            ConversationMessage(
-                conversation_id=conversation_id, sender="bot", text=str(reply.get("text") or ""), data=data
-            )
+        row = ConversationMessage(
+            conversation_id=conversation_id, sender=sender, text=str(reply.get("text") or ""), data=data
         )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return [as_shown(row) for row in rows]

@@ -53,6 +53,19 @@ class Settings:
     admin_token: str = DEV_ADMIN_TOKEN
     #: Shared with the store's server, which signs customer tokens with it (bot/orders/tokens.py).
     customer_token_secret: str = DEV_CUSTOMER_SECRET
+    #: Messages a conversation may send per second, sustained, and in one burst;
+    #: faster senders are told to slow down (bot/web/throttle.py).
+    chat_rate_per_second: float = 1.0
+    chat_burst: int = 8
+    #: The same for all conversations from one client address (many buyers can share one).
+    address_rate_per_second: float = 10.0
+    address_burst: int = 80
+    #: Behind a reverse proxy, the buyer's address is the last X-Forwarded-For entry.
+    trust_forwarded_for: bool = False
+    #: Store origins allowed to embed the widget ("*": any); checked for CORS and WebSockets.
+    widget_origins: tuple[str, ...] = ("*",)
+    #: Serve the demo storefront at /store (off in production: it signs demo customers in).
+    demo_store: bool = True
 
     @property
     def rasa_url(self) -> str:
@@ -130,6 +143,19 @@ class Settings:
             service_file=Path(env.get("SERVICE_FILE", str(defaults.service_file))),
             admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
             customer_token_secret=env.get("CUSTOMER_TOKEN_SECRET", defaults.customer_token_secret),
+            chat_rate_per_second=float(integer("CHAT_MESSAGES_PER_MINUTE", 60)) / 60,
+            chat_burst=integer("CHAT_BURST", defaults.chat_burst),
+            address_rate_per_second=float(integer("ADDRESS_MESSAGES_PER_MINUTE", 600)) / 60,
+            address_burst=integer("ADDRESS_BURST", defaults.address_burst),
+            trust_forwarded_for=env.get("TRUST_X_FORWARDED_FOR", "").strip().lower() in ("1", "true", "yes"),
+            widget_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("WIDGET_ORIGINS", "*").split(",")
+                if origin.strip()
+            )
+            or ("*",),
+            demo_store=env.get("DEMO_STORE", "").strip().lower() in ("1", "true", "yes")
+            or (env.get("DEMO_STORE", "") == "" and env.get("APP_ENV", "").strip().lower() != "production"),
         )
         if settings.environment == "production":
             if settings.secret_key in ("", DEV_SECRET):
@@ -164,6 +190,13 @@ class Settings:
             "SERVICE_FILE": str(self.service_file),
             "ADMIN_TOKEN": self.admin_token,
             "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
+            "CHAT_MESSAGES_PER_MINUTE": str(max(1, round(self.chat_rate_per_second * 60))),
+            "CHAT_BURST": str(self.chat_burst),
+            "ADDRESS_MESSAGES_PER_MINUTE": str(max(1, round(self.address_rate_per_second * 60))),
+            "ADDRESS_BURST": str(self.address_burst),
+            "TRUST_X_FORWARDED_FOR": "1" if self.trust_forwarded_for else "",
+            "WIDGET_ORIGINS": ",".join(self.widget_origins),
+            "DEMO_STORE": "1" if self.demo_store else "0",
             # Read by endpoints.yml:
             "ACTION_SERVER_URL": self.action_server_url,
             "NLG_URL": self.nlg_url,

@@ -160,6 +160,16 @@ class Supervisor:
                 child.process.wait()
         self.children.clear()
 
+    def restart(self, name: str, timeout: float = 120.0) -> None:
+        """Stop one child (SIGTERM, as a deploy does) and start it again; the others keep running."""
+        old = next(child for child in self.children if child.name == name)
+        if old.process and old.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(old.process.pid, signal.SIGTERM)
+            old.process.wait(15)
+        self.children.remove(old)
+        self.start([Child(old.name, old.command, old.ready_url)], timeout=timeout)
+
     def wait_any_exit(self) -> Child:
         """Block until one child exits; return it."""
         while True:
@@ -216,7 +226,8 @@ def run(settings: Settings, rasa_executable: Path, shell: bool = False) -> int:
             return subprocess.call(command, cwd=PROJECT_ROOT, env=supervisor.environment())
         print(
             "\nReady.\n"
-            f"  Chat in your browser:   {settings.web_url}/\n"
+            f"  Demo store with the chat widget: {settings.web_url}/store\n"
+            f'  Widget for your store:  <script src="{settings.web_url}/widget.js" async></script>\n'
             f"  Chat API:               POST {settings.web_url}/api/chat "
             '{"conversation_id": "...", "text": "hola", "locale": "es-ES"}\n'
             f"  Knowledge-base admin:   {settings.web_url}/api/admin/kb/entries "

@@ -7,7 +7,6 @@ opened and closed in ``cleanup_ctx``; nothing happens at import time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,32 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.conversation_log import record_buyer_message, record_replies, replies_to
 from bot.languages import SUPPORTED_LANGUAGES, normalise_language
-from bot.orders.tokens import InvalidToken
-from bot.orders.tokens import verify as verify_token
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
 from bot.web.admin import setup_admin
-from bot.web.console import buyer_message_to_person, setup_console
+from bot.web.chat import setup_chat
+from bot.web.console import setup_console
 from bot.web.context import (
+    ADDRESS_THROTTLE,
     CATALOGUE,
     DATABASE,
     HUB,
     LANGUAGES,
     RASA_SESSION,
     SETTINGS,
+    THROTTLE,
     ConversationLanguages,
     error_response,
     read_limited,
     render,
     reply_language,
 )
+from bot.web.labels import setup_labels
 from bot.web.live import Hub
-from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming
 from bot.web.staff import setup_staff
+from bot.web.throttle import Throttle
+from bot.web.widget import cors_middleware, setup_widget
 
 logger = logging.getLogger(__name__)
 
@@ -87,143 +87,6 @@ async def health(request: web.Request) -> web.Response:
         except (ClientError, TimeoutError):
             body["rasa"] = "down"
     return web.json_response(body)
-
-
-async def chat(request: web.Request) -> web.Response:
-    """Relay one buyer message to Rasa's REST channel and return the assistant's replies.
-
-    Body: ``{conversation_id?, text | payload, locale?, client_msg_id?}``.
-    """
-    settings = request.app[SETTINGS]
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "invalid_json", "The request body must be valid JSON.")
-    try:
-        message = parse_incoming(body)
-    except InvalidMessage as error:
-        return error_response(400, error.code, error.detail)
-
-    language = reply_language(request, message)
-    if len(message.text) > settings.max_message_length:
-        text = render(request, "utter_message_too_long", language, max_length=settings.max_message_length)[
-            "text"
-        ]
-        return error_response(
-            413, "message_too_long", text, language=language, conversation_id=message.conversation_id
-        )
-    if not message.text:
-        return _chat_reply(message, language, [render(request, "utter_empty_message", language)])
-
-    customer = _verified_customer(settings, message)
-    duplicate = await _log_buyer_message(request, message, customer)
-    if duplicate is not None:
-        return _chat_reply(message, language, duplicate)  # a retry: answered already
-    if await buyer_message_to_person(request, message.conversation_id, message.text):
-        # A person has this conversation: their reply arrives over /ws/chat.
-        return _chat_reply(message, language, [], with_person=True)
-    metadata = {
-        "conversation_language": request.app[LANGUAGES].get(message.conversation_id),
-        "locale": message.locale,
-        # The only way the assistant learns who the buyer is: a token the store signed.
-        "customer": customer,
-        "client_address": request.remote or "",
-    }
-    try:
-        async with request.app[RASA_SESSION].post(
-            "/webhooks/rest/webhook",
-            json={"sender": message.conversation_id, "message": message.text, "metadata": metadata},
-        ) as response:
-            if response.status != 200:
-                raise ClientError(f"Rasa answered HTTP {response.status}")
-            replies = await response.json()
-    except (ClientError, TimeoutError, json.JSONDecodeError) as error:
-        logger.error("Rasa unavailable for %s: %s", message.conversation_id, error)
-        text = render(request, "utter_service_unavailable", language)["text"]
-        return error_response(
-            503, "assistant_unavailable", text, language=language, conversation_id=message.conversation_id
-        )
-    language = request.app[LANGUAGES].get(message.conversation_id) or language
-    shown = [_reply(r) for r in replies if isinstance(r, dict)]
-    await _log(request, record_replies, message.conversation_id, shown, language)
-    return _chat_reply(message, language, shown)
-
-
-async def _log(request: web.Request, write: Callable[..., Any], *args: Any) -> Any:
-    """Run a conversation-log function in a session (off the event loop).
-
-    A database failure is logged and the chat goes on: Rasa keeps its own
-    tracker, so the conversation itself is not lost.
-    """
-
-    def work() -> Any:
-        with request.app[DATABASE].session() as session:
-            return write(session, *args)
-
-    try:
-        return await asyncio.to_thread(work)
-    except SQLAlchemyError:
-        logger.exception("Conversation log write failed for %s", args[0] if args else "?")
-        return None
-
-
-async def _log_buyer_message(
-    request: web.Request, message: IncomingMessage, customer: dict[str, str] | None
-) -> list[dict[str, Any]] | None:
-    """Store the buyer's message; the earlier replies if it is a retry of one answered already."""
-    if message.client_msg_id:
-        earlier = await _log(request, replies_to, message.conversation_id, message.client_msg_id)
-        if earlier:
-            return list(earlier)
-        if earlier == []:
-            return None  # stored, never answered (the assistant was down): ask it now
-    new = await _log(
-        request,
-        record_buyer_message,
-        message.conversation_id,
-        message.text,
-        message.client_msg_id,
-        customer["id"] if customer else None,
-    )
-    if new is False and message.client_msg_id:  # the same retry arrived twice at once
-        return list(await _log(request, replies_to, message.conversation_id, message.client_msg_id) or [])
-    return None
-
-
-def _verified_customer(settings: Settings, message: IncomingMessage) -> dict[str, str] | None:
-    """The customer the store's signed token names, or None (anonymous) when it is
-    missing, tampered with or expired; a bad token is logged, never shown."""
-    if not message.customer_token:
-        return None
-    try:
-        identity = verify_token(message.customer_token, settings.customer_token_secret)
-    except InvalidToken as error:
-        logger.warning("Ignored customer token in conversation %s: %s", message.conversation_id, error)
-        return None
-    return {"id": identity.customer_id, "email": identity.email}
-
-
-def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:
-    """Keep the parts of a Rasa REST reply the widget shows."""
-    reply: dict[str, Any] = {}
-    for key in ("text", "buttons", "custom", "image"):
-        if rasa_message.get(key):
-            reply[key] = rasa_message[key]
-    return reply
-
-
-def _chat_reply(
-    message: IncomingMessage, language: str, replies: list[dict[str, Any]], with_person: bool = False
-) -> web.Response:
-    return web.json_response(
-        {
-            "conversation_id": message.conversation_id,
-            "client_msg_id": message.client_msg_id,
-            "language": language,
-            "messages": replies,
-            "with_person": with_person,
-        }
-    )
 
 
 async def nlg(request: web.Request) -> web.Response:
@@ -288,9 +151,11 @@ async def dashboard_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "dashboard.html")
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    """A plain test page to chat with the assistant (the storefront widget comes later)."""
-    return web.FileResponse(STATIC_DIR / "chat.html")
+async def index(request: web.Request) -> web.Response:
+    """The demo store when it is on (the widget as buyers meet it); else what this service is."""
+    if request.app[SETTINGS].demo_store:
+        raise web.HTTPFound("/store")
+    return web.Response(text="Store assistant: embed /widget.js in your store (see README).\n")
 
 
 async def languages(request: web.Request) -> web.Response:
@@ -302,13 +167,15 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
 
     ``catalogue`` is loaded from domain.yml and data/translations when not given.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[error_middleware, cors_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[CATALOGUE] = catalogue or Catalogue.load(
         PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "translations", settings.default_language
     )
     app[LANGUAGES] = ConversationLanguages()
     app[HUB] = Hub()
+    app[THROTTLE] = Throttle(settings.chat_rate_per_second, settings.chat_burst)
+    app[ADDRESS_THROTTLE] = Throttle(settings.address_rate_per_second, settings.address_burst)
 
     async def close_sockets(app: web.Application) -> None:
         await app[HUB].close_all()
@@ -329,9 +196,11 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.router.add_get("/dashboard", dashboard_page)
     app.router.add_get("/health", health)
     app.router.add_get("/api/languages", languages)
-    app.router.add_post("/api/chat", chat)
     app.router.add_post("/nlg", nlg)
+    setup_chat(app)
     setup_admin(app, settings)
     setup_staff(app, settings, DATABASE)
     setup_console(app)
+    setup_labels(app)
+    setup_widget(app)
     return app

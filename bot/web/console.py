@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 from aiohttp import ClientError, WSMsgType, web
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.conversation_log import record_replies
 from bot.db.models import Conversation, ConversationMessage, Customer, Escalation, EscalationNote, StaffMember
@@ -44,39 +43,6 @@ MAX_FRAME_BYTES = 16 * 1024
 def canned_replies(path: Path = CANNED_FILE) -> dict[str, dict[str, str]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))["replies"]
     return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in data.items()}
-
-
-def claimed_escalation(request: web.Request, conversation_id: str) -> Escalation | None:
-    """The conversation's escalation if a person has it now."""
-    with request.app[DATABASE].session() as session:
-        escalation = session.scalars(
-            select(Escalation).where(
-                Escalation.conversation_id == conversation_id, Escalation.status == "claimed"
-            )
-        ).first()
-        if escalation is not None:
-            session.expunge(escalation)
-        return escalation
-
-
-async def buyer_message_to_person(request: web.Request, conversation_id: str, text: str) -> bool:
-    """If a person has the conversation, send the buyer's message to the console; True if so."""
-    try:
-        escalation = await asyncio.to_thread(claimed_escalation, request, conversation_id)
-    except SQLAlchemyError:
-        logger.exception("Could not check whether a person has %s; the bot answers", conversation_id)
-        return False
-    if escalation is None:
-        return False
-    await request.app[HUB].to_staff(
-        {
-            "type": "buyer_message",
-            "escalation_id": escalation.id,
-            "conversation_id": conversation_id,
-            "text": text,
-        }
-    )
-    return True
 
 
 def _load(request: web.Request, escalation_id: int) -> Escalation | None:
@@ -131,7 +97,13 @@ async def detail(request: web.Request) -> web.Response:
                 "escalation": _escalation_json(escalation),
                 "detected_language": (conversation.language if conversation else None) or escalation.language,
                 "transcript": [
-                    {"sender": m.sender, "text": m.text, "at": m.created_at.isoformat(), **(m.data or {})}
+                    {
+                        "id": m.id,
+                        "sender": m.sender,
+                        "text": m.text,
+                        "at": m.created_at.isoformat(),
+                        **(m.data or {}),
+                    }
                     for m in messages
                 ],
                 "notes": [{"by": name, "text": n.text, "at": n.created_at.isoformat()} for n, name in notes],
@@ -196,7 +168,7 @@ async def reply(request: web.Request) -> web.Response:
             return message.id
 
     message_id = await asyncio.to_thread(store)
-    event = {"type": "staff_message", "id": message_id, "text": text, "agent": staff.name}
+    event = {"type": "staff_message", "id": message_id, "sender": "staff", "text": text, "agent": staff.name}
     await request.app[HUB].to_buyer(escalation.conversation_id, event)
     return web.json_response({"sent": message_id, "text": text})
 
@@ -284,43 +256,17 @@ async def hand_back(request: web.Request, conversation_id: str) -> None:
         return
     shown = [{k: r[k] for k in ("text", "buttons") if r.get(k)} for r in replies if isinstance(r, dict)]
 
-    def store() -> None:
+    def store() -> list[dict[str, Any]]:
         with request.app[DATABASE].session() as session:
-            record_replies(session, conversation_id, shown, None)
+            return record_replies(session, conversation_id, shown, None)
 
-    await asyncio.to_thread(store)
-    for message in shown:
+    for message in await asyncio.to_thread(store):
         await request.app[HUB].to_buyer(conversation_id, {"type": "bot_message", **message})
 
 
 async def canned(request: web.Request) -> web.Response:
     """The canned replies, each in every language (the console shows the staff member's own)."""
     return web.json_response({"replies": canned_replies(), "languages": list(SUPPORTED_LANGUAGES)})
-
-
-async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
-    """A buyer's chat window listening for staff replies and the bot's hand-back."""
-    conversation_id = request.query.get("conversation_id", "")
-    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
-    await socket.prepare(request)
-    if not conversation_id or len(conversation_id) > 128:
-        await socket.send_json({"type": "error", "detail": "conversation_id is required"})
-        await socket.close()
-        return socket
-    hub = request.app[HUB]
-    hub.buyers[conversation_id].add(socket)
-    try:
-        async for frame in socket:
-            if frame.type == WSMsgType.TEXT and frame.data == "ping":
-                await socket.send_str("pong")
-            elif frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                detail = "This socket only delivers replies; send messages with POST /api/chat."
-                await socket.send_json({"type": "error", "detail": detail})
-            elif frame.type == WSMsgType.ERROR:
-                break
-    finally:
-        hub.buyers[conversation_id].discard(socket)
-    return socket
 
 
 async def staff_socket(request: web.Request) -> web.WebSocketResponse:
@@ -339,6 +285,8 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
                 if frame.data == "ping":
                     await asyncio.to_thread(signed_in, request.app[DATABASE], request)  # stays "online"
                     await socket.send_str("pong")
+                elif (typing := _typing_frame(frame.data)) is not None:
+                    await _show_typing(request, staff, typing)
                 else:
                     await socket.send_json(
                         {"type": "error", "detail": "Use the HTTP API to act; send 'ping' here."}
@@ -352,6 +300,30 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
+def _typing_frame(data: str) -> int | None:
+    """The escalation id of a ``{"type": "typing", "escalation_id": N}`` frame, else None."""
+    try:
+        frame = json.loads(data)
+    except json.JSONDecodeError:
+        return None
+    if (
+        isinstance(frame, dict)
+        and frame.get("type") == "typing"
+        and isinstance(frame.get("escalation_id"), int)
+    ):
+        return int(frame["escalation_id"])
+    return None
+
+
+async def _show_typing(request: web.Request, staff: StaffMember, escalation_id: int) -> None:
+    """Tell the buyer a person is writing (only in a conversation this person has claimed)."""
+    escalation = await asyncio.to_thread(_load, request, escalation_id)
+    if escalation is not None and escalation.status == "claimed" and escalation.claimed_by_id == staff.id:
+        await request.app[HUB].to_buyer(
+            escalation.conversation_id, {"type": "typing", "who": "person", "agent": staff.name}
+        )
+
+
 def setup_console(app: web.Application) -> None:
     guard = staff_only(database_key=DATABASE)
     app.router.add_get("/api/staff/escalations/{escalation_id}", guard(detail))
@@ -360,5 +332,4 @@ def setup_console(app: web.Application) -> None:
     app.router.add_post("/api/staff/escalations/{escalation_id}/transfer", guard(transfer))
     app.router.add_post("/api/staff/escalations/{escalation_id}/resolve", guard(resolve))
     app.router.add_get("/api/staff/canned", guard(canned))
-    app.router.add_get("/ws/chat", buyer_socket)
     app.router.add_get("/ws/staff", staff_socket)

@@ -17,6 +17,7 @@ from bot.responses import Catalogue
 from bot.settings import Settings
 from bot.web.live import Hub
 from bot.web.messages import IncomingMessage
+from bot.web.throttle import Throttle
 
 
 class ConversationLanguages:
@@ -51,6 +52,8 @@ LANGUAGES = web.AppKey("languages", ConversationLanguages)
 RASA_SESSION = web.AppKey("rasa_session", ClientSession)
 DATABASE = web.AppKey("database", Database)
 HUB = web.AppKey("hub", Hub)
+THROTTLE = web.AppKey("throttle", Throttle)
+ADDRESS_THROTTLE = web.AppKey("address_throttle", Throttle)
 
 
 def reply_language(request: web.Request, message: IncomingMessage | None = None) -> str:
@@ -64,6 +67,17 @@ def reply_language(request: web.Request, message: IncomingMessage | None = None)
         if from_locale:
             return from_locale
     return language_from_locale(request.headers.get("Accept-Language")) or settings.default_language
+
+
+def client_address(request: web.Request) -> str:
+    """The buyer's address: the connection's, or behind a trusted proxy the last
+    X-Forwarded-For entry (the one the proxy itself added)."""
+    if request.app[SETTINGS].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote or ""
 
 
 def render(request: web.Request, name: str, language: str, **values: Any) -> dict[str, Any]:

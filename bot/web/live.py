@@ -23,6 +23,16 @@ class Hub:
         self.buyers: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self.staff: dict[web.WebSocketResponse, int] = {}
 
+    def subscribe(self, conversation_id: str, socket: web.WebSocketResponse) -> None:
+        self.buyers[conversation_id].add(socket)
+
+    def unsubscribe(self, conversation_id: str, socket: web.WebSocketResponse) -> None:
+        sockets = self.buyers.get(conversation_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self.buyers[conversation_id]  # no growth with every conversation ever seen
+
     async def _send(self, socket: web.WebSocketResponse, event: dict[str, Any]) -> None:
         if socket.closed:
             return
@@ -31,8 +41,11 @@ class Hub:
         except (ConnectionError, RuntimeError) as error:
             logger.info("Dropped a push to a closed socket: %s", error)
 
-    async def to_buyer(self, conversation_id: str, event: dict[str, Any]) -> None:
-        await asyncio.gather(*(self._send(s, event) for s in list(self.buyers.get(conversation_id, ()))))
+    async def to_buyer(
+        self, conversation_id: str, event: dict[str, Any], exclude: web.WebSocketResponse | None = None
+    ) -> None:
+        sockets = [s for s in self.buyers.get(conversation_id, ()) if s is not exclude]
+        await asyncio.gather(*(self._send(s, event) for s in sockets))
 
     async def to_staff(self, event: dict[str, Any]) -> None:
         await asyncio.gather(*(self._send(s, event) for s in list(self.staff)))

@@ -12,6 +12,8 @@ _CONVERSATION_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 #: C0/C1 control characters except tab and newline, plus bidi overrides that can
 #: disguise text, zero-width characters and the BOM.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
+#: IANA zone names: "Europe/Paris", "America/Argentina/Buenos_Aires", "UTC".
+_TIME_ZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
 _SPACES_RE = re.compile(r"[ \t]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
@@ -35,6 +37,14 @@ class IncomingMessage:
     client_msg_id: str | None
     #: The store's signed customer token, unchecked (the web service verifies it).
     customer_token: str | None = None
+    #: The buyer's IANA time zone from the browser ("Europe/Paris"), for opening hours.
+    time_zone: str | None = None
+    #: What the buyer saw themselves send when ``text`` is a button's payload (its title).
+    shown: str | None = None
+
+
+def valid_conversation_id(value: str) -> bool:
+    return bool(_CONVERSATION_ID_RE.match(value))
 
 
 def clean_text(text: str) -> str:
@@ -74,4 +84,9 @@ def parse_incoming(body: object) -> IncomingMessage:
     token = body.get("customer_token")
     if not isinstance(token, str) or not token or len(token) > 2048:
         token = None  # anything else is treated as no token: the buyer is anonymous
-    return IncomingMessage(conversation_id, clean_text(raw), locale, client_msg_id, token)
+    time_zone = body.get("time_zone")
+    if not isinstance(time_zone, str) or len(time_zone) > 64 or not _TIME_ZONE_RE.match(time_zone):
+        time_zone = None
+    shown = body.get("shown")
+    shown = clean_text(shown)[:200] or None if isinstance(shown, str) and body.get("payload") else None
+    return IncomingMessage(conversation_id, clean_text(raw), locale, client_msg_id, token, time_zone, shown)

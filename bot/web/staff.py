@@ -12,10 +12,11 @@ import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from bot.conversation_log import record_replies
 from bot.db.database import Database
@@ -48,6 +49,19 @@ def _staff_json(staff: StaffMember) -> dict[str, Any]:
         "name": staff.name,
         "role": staff.role,
         "languages": staff.languages,
+    }
+
+
+def _member_json(staff: StaffMember, now: datetime) -> dict[str, Any]:
+    """A colleague as the console's "Transfer to…" menu shows them (no email)."""
+    return {
+        "id": staff.id,
+        "name": staff.name,
+        "role": staff.role,
+        "team": staff.team,
+        "languages": staff.languages,
+        "on_duty": staff.on_duty,
+        "online": staff.last_seen_at is not None and now - staff.last_seen_at <= escalations.ONLINE_WINDOW,
     }
 
 
@@ -156,6 +170,23 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
         return web.json_response({"escalations": await asyncio.to_thread(read)})
 
     @guard
+    async def members(request: web.Request) -> web.Response:
+        """The active staff members, to transfer a conversation to; ``online`` means their
+        console was seen within the last minutes (the same window routing uses)."""
+
+        def read() -> list[dict[str, Any]]:
+            now = utcnow()
+            with request.app[database_key].session() as session:
+                staff = session.scalars(
+                    select(StaffMember)
+                    .where(StaffMember.active.is_(True))
+                    .order_by(StaffMember.name, StaffMember.id)
+                )
+                return [_member_json(member, now) for member in staff]
+
+        return web.json_response({"members": await asyncio.to_thread(read)})
+
+    @guard
     async def claim(request: web.Request) -> web.Response:
         staff: StaffMember = request["staff"]
         try:
@@ -175,6 +206,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
     app.router.add_post("/api/staff/login", login)
     app.router.add_post("/api/staff/logout", logout)
     app.router.add_get("/api/staff/me", me)
+    app.router.add_get("/api/staff/members", members)
     app.router.add_get("/api/staff/escalations", queue)
     app.router.add_post("/api/staff/escalations/{escalation_id}/claim", claim)
 
@@ -194,13 +226,13 @@ async def _announce(request: web.Request, escalation_id: int, staff: StaffMember
     message = request.app[CATALOGUE].render("utter_person_joined", language, {"agent": staff.name})
     if message:
 
-        def store() -> None:
+        def store() -> list[dict[str, Any]]:
             with request.app[DATABASE].session() as session:
-                record_replies(session, conversation_id, [message], None)
+                return record_replies(session, conversation_id, [message], None, sender="system")
 
-        await asyncio.to_thread(store)
+        [shown] = await asyncio.to_thread(store)
         await request.app[HUB].to_buyer(
-            conversation_id, {"type": "person_joined", **message, "agent": staff.name}
+            conversation_id, {"type": "person_joined", **shown, "agent": staff.name}
         )
     await request.app[HUB].to_staff({"type": "queue_changed"})
 

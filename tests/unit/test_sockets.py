@@ -11,7 +11,7 @@ from aiohttp import WSMsgType
 from bot.db.database import upgrade
 from bot.settings import Settings
 from bot.web.app import create_app
-from bot.web.console import MAX_FRAME_BYTES
+from bot.web.chat import MAX_FRAME_BYTES
 
 Factory = Callable[..., Awaitable[Any]]
 
@@ -50,7 +50,13 @@ async def test_an_oversize_frame_closes_the_socket_with_a_reason(
 async def test_a_buyer_socket_needs_a_conversation(aiohttp_client: Factory, tmp_path: Path) -> None:
     http = await client(aiohttp_client, tmp_path)
     socket = await http.ws_connect("/ws/chat")
-    assert (await socket.receive_json())["type"] == "error"
+    await socket.send_json({"type": "message", "client_msg_id": "m1", "text": "hi"})
+    error = await socket.receive_json()
+    assert error["type"] == "error" and error["code"] == "no_hello" and error["client_msg_id"] == "m1"
+    await socket.send_json({"type": "hello", "conversation_id": "../../etc"})
+    assert (await socket.receive_json())["code"] == "invalid_conversation_id"
+    await socket.send_json({"type": "dance"})
+    assert (await socket.receive_json())["code"] == "unknown_type"
 
 
 async def test_the_staff_socket_needs_a_session(aiohttp_client: Factory, tmp_path: Path) -> None:

@@ -1,0 +1,250 @@
+"""What the storefront widget talks to: the chat socket, history, throttling, CORS, the demo store.
+
+The web service runs in-process against a stand-in Rasa (test_web_app.FakeRasa).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from test_web_app import FakeRasa
+
+from bot.db.database import Database, upgrade
+from bot.languages import SUPPORTED_LANGUAGES
+from bot.orders import demo
+from bot.orders.tokens import sign
+from bot.settings import DEV_CUSTOMER_SECRET, Settings
+from bot.ui_labels import ui_labels
+from bot.web.app import STATIC_DIR, create_app
+from bot.web.messages import parse_incoming
+from bot.web.throttle import Throttle
+
+Factory = Callable[..., Awaitable[Any]]
+ANA = sign("c-1002", "ana.garcia@example.com", 4_000_000_000, DEV_CUSTOMER_SECRET)
+EMILY = sign("c-1001", "emily.carter@example.com", 4_000_000_000, DEV_CUSTOMER_SECRET)
+
+
+@pytest.fixture
+def fake_rasa() -> FakeRasa:
+    return FakeRasa()
+
+
+async def make_client(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path, **overrides: Any
+) -> TestClient:
+    server: TestServer = await aiohttp_server(fake_rasa.app())
+    settings = Settings(rasa_port=server.port, rasa_timeout_seconds=5, var_dir=tmp_path, **overrides)
+    upgrade(settings.database_url)
+    database = Database(settings.database_url)
+    demo.load(database)  # the demo customers, for tokens
+    database.dispose()
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> TestClient:
+    return await make_client(aiohttp_client, aiohttp_server, fake_rasa, tmp_path)
+
+
+async def next_of(socket: Any, kind: str) -> dict[str, Any]:
+    while True:
+        event = await socket.receive_json(timeout=5)
+        if event["type"] == kind:
+            return dict(event)
+
+
+async def test_a_message_over_the_socket_is_answered_with_log_ids(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
+    socket = await client.ws_connect("/ws/chat")
+    await socket.send_json({"type": "hello", "conversation_id": "conv-0001", "after": 0})
+    history = await next_of(socket, "history")
+    assert history["messages"] == [] and history["with_person"] is False
+    await socket.send_json(
+        {
+            "type": "message",
+            "client_msg_id": "m1",
+            "text": "hola",
+            "locale": "es",
+            "time_zone": "America/Mexico_City",
+        }
+    )
+    reply = await next_of(socket, "reply")
+    assert reply["client_msg_id"] == "m1"
+    assert reply["message"]["sender"] == "buyer" and reply["message"]["client_msg_id"] == "m1"
+    [answer] = reply["messages"]
+    assert (
+        answer["text"] == "echo: hola" and answer["sender"] == "bot" and answer["id"] > reply["message"]["id"]
+    )
+    assert fake_rasa.received[0]["metadata"]["time_zone"] == "America/Mexico_City"
+
+    # The same message again (a reconnect before the reply arrived): answered from the log.
+    await socket.send_json({"type": "message", "client_msg_id": "m1", "text": "hola"})
+    again = await next_of(socket, "reply")
+    assert again["messages"] == reply["messages"] and len(fake_rasa.received) == 1
+    await socket.close()
+
+    # A reload: everything since a message id, once.
+    later = await client.ws_connect("/ws/chat")
+    await later.send_json({"type": "hello", "conversation_id": "conv-0001", "after": reply["message"]["id"]})
+    assert [m["id"] for m in (await next_of(later, "history"))["messages"]] == [answer["id"]]
+    await later.close()
+
+
+async def test_button_payloads_are_kept_with_the_title_the_buyer_saw(client: TestClient) -> None:
+    body = {"conversation_id": "conv-0002", "client_msg_id": "r1", "payload": '/give_rating{"rating": "5"}'}
+    await client.post("/api/chat", json={**body, "shown": "★★★★★"})
+    history = await (await client.get("/api/chat/history?conversation_id=conv-0002")).json()
+    assert history["messages"][0]["text"] == "★★★★★"
+
+
+async def test_other_windows_of_the_conversation_see_the_exchange(client: TestClient) -> None:
+    first = await client.ws_connect("/ws/chat")
+    second = await client.ws_connect("/ws/chat")
+    for socket in (first, second):
+        await socket.send_json({"type": "hello", "conversation_id": "conv-0003"})
+        await next_of(socket, "history")
+    await first.send_json({"type": "message", "client_msg_id": "x1", "text": "hi"})
+    await next_of(first, "reply")
+    echoed = await next_of(second, "messages")
+    assert [m["sender"] for m in echoed["messages"]] == ["buyer", "bot"]
+    await first.close()
+    await second.close()
+
+
+async def test_a_customers_conversation_is_theirs_alone(client: TestClient, fake_rasa: FakeRasa) -> None:
+    body = {
+        "conversation_id": "conv-ana-0001",
+        "client_msg_id": "a1",
+        "text": "mis pedidos",
+        "customer_token": ANA,
+    }
+    assert (await client.post("/api/chat", json=body)).status == 200
+
+    # The history needs Ana's token.
+    url = "/api/chat/history?conversation_id=conv-ana-0001"
+    assert (await client.get(url, headers={"X-Customer-Token": ANA})).status == 200
+    for headers in ({}, {"X-Customer-Token": EMILY}, {"X-Customer-Token": "garbage"}):
+        refused = await client.get(url, headers=headers)
+        assert refused.status == 403 and (await refused.json())["error"]["code"] == "conversation_not_yours"
+
+    # Nobody else can continue it (and read her orders through the bot).
+    for token in (None, EMILY):
+        other = {**body, "client_msg_id": "e1", "text": "show orders", "customer_token": token}
+        response = await client.post("/api/chat", json=other)
+        assert response.status == 403
+    assert len(fake_rasa.received) == 1
+
+    socket = await client.ws_connect("/ws/chat")
+    await socket.send_json({"type": "hello", "conversation_id": "conv-ana-0001", "customer_token": EMILY})
+    assert (await socket.receive_json())["code"] == "conversation_not_yours"
+    await socket.close()
+    listener = await client.ws_connect("/ws/chat?conversation_id=conv-ana-0001")  # no token: no pushes
+    assert (await listener.receive_json())["code"] == "conversation_not_yours"
+
+
+async def test_a_flood_is_throttled_with_a_notice_in_the_buyers_language(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    client = await make_client(aiohttp_client, aiohttp_server, fake_rasa, tmp_path, chat_burst=5)
+    socket = await client.ws_connect("/ws/chat")
+    await socket.send_json({"type": "hello", "conversation_id": "conv-flood"})
+    await next_of(socket, "history")
+    for i in range(20):
+        await socket.send_json(
+            {"type": "message", "client_msg_id": f"f{i}", "text": f"hola {i}", "locale": "es"}
+        )
+    events = [await socket.receive_json(timeout=5) for _ in range(20)]
+    throttled = [e for e in events if e["type"] == "error"]
+    assert len(throttled) >= 14  # a burst of 5 passes (and perhaps one refilled)
+    assert all(e["code"] == "throttled" and e["retry_after"] > 0 for e in throttled)
+    assert "rápido" in throttled[0]["detail"]  # utter_slow_down, in Spanish
+    assert len(fake_rasa.received) == 20 - len(throttled)
+    response = await client.post("/api/chat", json={"conversation_id": "conv-flood", "text": "otra"})
+    assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
+
+
+def test_the_throttle_refills_at_its_rate() -> None:
+    now = [0.0]
+    throttle = Throttle(rate_per_second=2.0, burst=3, clock=lambda: now[0])
+    assert [throttle.wait("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert throttle.wait("a") == pytest.approx(0.5)
+    assert throttle.wait("b") == 0.0  # senders are apart
+    now[0] = 0.5
+    assert throttle.wait("a") == 0.0
+
+
+async def test_oversize_and_hostile_frames_get_errors_not_crashes(client: TestClient) -> None:
+    socket = await client.ws_connect("/ws/chat")
+    await socket.send_json({"type": "hello", "conversation_id": "conv-0004"})
+    await next_of(socket, "history")
+    await socket.send_json({"type": "message", "client_msg_id": "big", "text": "x" * 10_000, "locale": "fr"})
+    error = await next_of(socket, "error")
+    assert error["code"] == "message_too_long" and "trop long" in error["detail"]
+    await socket.send_json({"type": "message", "client_msg_id": ["no"], "text": "x"})
+    assert (await next_of(socket, "error"))["code"] == "invalid_client_msg_id"
+    await socket.send_json({"type": "message", "client_msg_id": "h1", "text": "<script>alert(1)</script>"})
+    reply = await next_of(socket, "reply")
+    assert (
+        reply["message"]["text"] == "<script>alert(1)</script>"
+    )  # kept as the text it is; the widget shows text
+    await socket.close()
+
+
+async def test_widget_script_and_config(client: TestClient) -> None:
+    script = await client.get("/widget.js")
+    assert script.status == 200 and "javascript" in script.headers["Content-Type"]
+    assert len(gzip.compress((STATIC_DIR / "widget.js").read_bytes())) < 50_000
+    config = await (await client.get("/api/widget/config")).json()
+    assert set(config["labels"]) == set(SUPPORTED_LANGUAGES) and config["rtl"] == ["ar"]
+    assert config["labels"]["ja"]["send"] == ui_labels("widget")["send"]["ja"]
+    assert config["max_message_length"] == 2000
+
+
+async def test_cors_for_stores_on_other_origins(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    client = await make_client(
+        aiohttp_client, aiohttp_server, fake_rasa, tmp_path, widget_origins=("https://shop.example",)
+    )
+    preflight = await client.options(
+        "/api/chat", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    other = await client.get("/api/widget/config", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    refused = await client.get("/ws/chat", headers={"Origin": "https://evil.example"})
+    assert refused.status == 403
+    assert "Access-Control-Allow-Origin" not in (await client.get("/console")).headers
+
+
+async def test_the_demo_store_signs_in_demo_customers_and_escapes_labels(client: TestClient) -> None:
+    vip = await (await client.get("/store?as=vip&lang=es")).text()
+    assert 'lang="es"' in vip and "Ana García" in vip
+    token = vip.split('data-customer-token="')[1].split('"')[0]
+    assert token and '<script src="/widget.js"' in vip
+    anonymous = await (await client.get("/store?as=<script>", headers={"Accept-Language": "ar"})).text()
+    assert 'data-customer-token=""' in anonymous and 'dir="rtl"' in anonymous and "<script>&" not in anonymous
+    assert "{{" not in anonymous  # every placeholder filled
+
+
+async def test_the_demo_store_is_off_in_production(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    client = await make_client(aiohttp_client, aiohttp_server, fake_rasa, tmp_path, demo_store=False)
+    assert (await client.get("/store?as=vip")).status == 404
+
+
+def test_time_zones_from_the_browser_are_checked() -> None:
+    ok = parse_incoming({"text": "hi", "time_zone": "America/Argentina/Buenos_Aires"})
+    assert ok.time_zone == "America/Argentina/Buenos_Aires"
+    for bad in ("../../etc/passwd", "x" * 80, 5, "Europe/Paris; DROP"):
+        assert parse_incoming({"text": "hi", "time_zone": bad}).time_zone is None
