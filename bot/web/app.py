@@ -151,6 +151,13 @@ async def dashboard_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "dashboard.html")
 
 
+async def staff_i18n_script(request: web.Request) -> web.FileResponse:
+    """The interface-language code both staff pages load (labels, language menu, RTL)."""
+    return web.FileResponse(
+        STATIC_DIR / "staff-i18n.js", headers={"Content-Type": "text/javascript; charset=utf-8"}
+    )
+
+
 async def index(request: web.Request) -> web.Response:
     """The demo store when it is on (the widget as buyers meet it); else what this service is."""
     if request.app[SETTINGS].demo_store:
@@ -194,6 +201,7 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.router.add_get("/", index)
     app.router.add_get("/console", console_page)
     app.router.add_get("/dashboard", dashboard_page)
+    app.router.add_get("/static/staff-i18n.js", staff_i18n_script)
     app.router.add_get("/health", health)
     app.router.add_get("/api/languages", languages)
     app.router.add_post("/nlg", nlg)

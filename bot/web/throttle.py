@@ -25,21 +25,28 @@ class Throttle:
         self.burst = burst
         self.capacity = capacity
         self.clock = clock
-        #: key → (tokens left, when they were counted); oldest senders forgotten first.
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        #: key → (tokens left, when they were counted, told to wait until); oldest senders forgotten first.
+        self._buckets: OrderedDict[str, tuple[float, float, float]] = OrderedDict()
 
     def wait(self, key: str) -> float:
         """Take one message from ``key``'s bucket: 0.0 if it may go now, else the
-        seconds until it may (nothing is taken then)."""
+        seconds until it may (nothing is taken then).
+
+        A sender told to wait is refused until that time even if a token has come
+        back meanwhile, so messages sent again after the wait arrive in their order.
+        """
         now = self.clock()
-        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        tokens, then, blocked_until = self._buckets.get(key, (float(self.burst), now, 0.0))
         tokens = min(float(self.burst), tokens + (now - then) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
+        if now < blocked_until:
+            wait = blocked_until - now
+        elif tokens >= 1.0:
+            tokens -= 1.0
             wait = 0.0
         else:
-            self._buckets[key] = (tokens, now)
             wait = (1.0 - tokens) / self.rate
+            blocked_until = now + wait
+        self._buckets[key] = (tokens, now, blocked_until)
         self._buckets.move_to_end(key)
         while len(self._buckets) > self.capacity:
             self._buckets.popitem(last=False)

@@ -221,6 +221,26 @@ def test_a_language_the_browser_does_not_say_is_followed(settings: Settings, bro
     page.context.close()
 
 
+def test_where_websockets_are_blocked_the_widget_chats_over_http(
+    settings: Settings, browser: Browser
+) -> None:
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.add_init_script("window.WebSocket = undefined")  # as behind a proxy that blocks them
+    paths: list[str] = []
+    page.on("request", lambda request: paths.append(re.sub(r"^\w+://[^/]+", "", request.url)))
+    page.goto(f"http://127.0.0.1:{settings.web_port}/store")
+    page.locator(".launcher").click()
+    say(page, "quelle est votre politique de retour")
+    wait_for_bot(page, 1)
+    assert "retour" in bot_texts(page)[0].lower() or "retourner" in bot_texts(page)[0].lower(), bot_texts(
+        page
+    )
+    assert "/api/chat" in paths and any(p.startswith("/api/chat/history?") for p in paths)
+    assert not any(p.startswith("/ws/") for p in paths)
+    context.close()
+
+
 def test_long_pastes_and_floods_are_refused_politely(settings: Settings, browser: Browser) -> None:
     page = store(browser, settings, "en-US")
     say(page, "x" * 10_000)

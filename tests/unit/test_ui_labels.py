@@ -2,7 +2,8 @@
 defined (and none left unused), and the labels API.
 
 Pages name their labels in ``data-i18n*`` attributes, in ``t("key")`` calls, and as
-the values of their ``*_LABELS`` maps (API codes → label keys); the tests read all three.
+the values of their ``*_LABELS`` maps (API codes → label keys); the tests read all three,
+in a page and in the scripts it loads from /static/ (staff-i18n.js, shared by the staff pages).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ I18N_ATTRIBUTE = re.compile(r"""\bdata-i18n(?:-[a-z-]+)?=["']([^"']+)["']""")
 T_CALL = re.compile(r"""\bt\(\s*["']([A-Za-z0-9_.-]+)["']""")
 LABEL_MAP = re.compile(r"\bconst\s+[A-Z_]*LABELS\s*=\s*\{(.*?)\};", re.DOTALL)
 MAP_VALUE = re.compile(r""":\s*["']([A-Za-z0-9_.-]+)["']""")
+LOCAL_SCRIPT = re.compile(r"""<script\s+src=["']/static/([\w.-]+)["']""")
 
 
 def raw_catalogue(name: str) -> dict[str, Any]:
@@ -51,6 +53,17 @@ def used_keys(source: str) -> set[str]:
 
 def page_source(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
+
+
+def label_source(name: str) -> str:
+    """A page with the scripts it loads from /static/: where its label keys are named."""
+    source = page_source(name)
+    return "\n".join([source, *(page_source(script) for script in LOCAL_SCRIPT.findall(source))])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_staff_pages_load_the_shared_language_script(page: str) -> None:
+    assert LOCAL_SCRIPT.findall(page_source(page)) == ["staff-i18n.js"]
 
 
 @pytest.mark.parametrize("catalogue", CATALOGUES)
@@ -92,14 +105,14 @@ def test_every_label_a_page_uses_is_defined(page: str) -> None:
     catalogue = {**PAGES, **OPTIONAL_PAGES}[page]
     if page in OPTIONAL_PAGES and not (STATIC / page).exists():
         pytest.skip(f"{page} does not exist yet")
-    used = used_keys(page_source(page))
+    used = used_keys(label_source(page))
     assert used or page in OPTIONAL_PAGES, f"{page} uses no labels"
     undefined = sorted(used - set(raw_catalogue(catalogue)))
     assert not undefined, f"{page} uses labels missing from data/ui/{catalogue}.yml: {undefined}"
 
 
 def test_every_console_label_is_used() -> None:
-    used = set().union(*(used_keys(page_source(page)) for page in PAGES))
+    used = set().union(*(used_keys(label_source(page)) for page in PAGES))
     unused = sorted(set(raw_catalogue("console")) - used)
     assert not unused, f"data/ui/console.yml has labels neither staff page uses: {unused}"
 
@@ -177,6 +190,18 @@ async def test_all_languages_at_once(aiohttp_client: Factory, settings: Settings
     keys = set(raw_catalogue("console"))
     assert all(set(texts) == keys for texts in body["labels"].values())
     assert body["labels"]["de"]["sign_in_button"] == "Anmelden"
+
+
+async def test_the_shared_language_script_is_served_and_nothing_else(
+    aiohttp_client: Factory, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/static/staff-i18n.js")
+    assert response.status == 200
+    assert response.content_type == "text/javascript"
+    assert await response.text() == page_source("staff-i18n.js")
+    for path in ("/static/console.html", "/static/widget.js", "/static/", "/static/../app.py"):
+        assert (await client.get(path)).status == 404, path
 
 
 async def test_an_unknown_catalogue_is_a_json_404(aiohttp_client: Factory, settings: Settings) -> None:

@@ -248,3 +248,14 @@ def test_time_zones_from_the_browser_are_checked() -> None:
     assert ok.time_zone == "America/Argentina/Buenos_Aires"
     for bad in ("../../etc/passwd", "x" * 80, 5, "Europe/Paris; DROP"):
         assert parse_incoming({"text": "hi", "time_zone": bad}).time_zone is None
+
+
+def test_a_throttled_sender_waits_the_whole_time_so_order_is_kept() -> None:
+    now = [0.0]
+    throttle = Throttle(rate_per_second=1.0, burst=1, clock=lambda: now[0])
+    assert throttle.wait("a") == 0.0
+    assert throttle.wait("a") == pytest.approx(1.0)  # told to wait a second
+    now[0] = 0.5
+    assert throttle.wait("a") == pytest.approx(0.5)  # a later message must not overtake
+    now[0] = 1.0
+    assert throttle.wait("a") == 0.0

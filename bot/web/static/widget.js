@@ -48,8 +48,19 @@
     // last one's conversation; their unsent messages are dropped with it.
     state = { cid: randomId(), who: who, last: Date.now(), outbox: [], seen: 0, open: false, lang: "" };
   }
+  var finished = {}; // client_msg_ids answered in this page
+  /** Store the state; messages another page of the store has queued are kept, not
+   *  overwritten (each page sends what is in the outbox; the server drops repeats). */
   function save() {
     state.last = Date.now();
+    var stored = load();
+    if (stored && stored.cid === state.cid && Array.isArray(stored.outbox)) {
+      var mine = {};
+      state.outbox.forEach(function (m) { mine[m.id] = true; });
+      stored.outbox.forEach(function (m) {
+        if (!mine[m.id] && !finished[m.id]) state.outbox.push({ id: m.id, text: m.text, payload: m.payload, shown: m.shown });
+      });
+    }
     try { localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* private mode: the page still works */ }
   }
   save();
@@ -464,6 +475,7 @@
   }
 
   function finish(clientMsgId) {
+    finished[clientMsgId] = true;
     state.outbox = state.outbox.filter(function (m) { return m.id !== clientMsgId; });
     save();
     drawTyping();
@@ -472,10 +484,8 @@
   var retryTimer = null;
   function retryLater(seconds) {
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(function () {
-      state.outbox.forEach(function (m) { m.sent = false; });
-      flush();
-    }, Math.max(0.5, seconds) * 1000);
+    // Only what was refused (marked unsent) goes again; messages still being answered wait.
+    retryTimer = setTimeout(flush, Math.max(0.5, seconds) * 1000);
   }
 
   var slowNoticeShown = 0;
@@ -530,18 +540,24 @@
   var socket = null;
   var mode = "ws";
   var failures = 0;
+  var everOpened = false;
   var pollTimer = null;
 
   function flush() {
     drawTyping();
     var ready = mode === "ws" ? socket && socket.readyState === 1 && socket.helloDone : mode === "http";
     if (!ready) return;
-    state.outbox.forEach(function (item) {
-      if (item.sent) return;
-      item.sent = true;
-      if (mode === "ws") socket.send(JSON.stringify(frame(item)));
-      else post(item);
-    });
+    if (mode === "http") {
+      // One request at a time, so messages arrive in the order they were written.
+      var next = state.outbox.filter(function (m) { return !m.sent; })[0];
+      if (next && !state.outbox.some(function (m) { return m.sent; })) { next.sent = true; post(next); }
+    } else {
+      state.outbox.forEach(function (item) {
+        if (item.sent) return;
+        item.sent = true;
+        socket.send(JSON.stringify(frame(item)));
+      });
+    }
     drawTyping();
   }
 
@@ -550,7 +566,7 @@
     body.conversation_id = state.cid;
     fetch(service + "/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (response) { return response.json(); })
-      .then(function (reply) { setOffline(false); answered(reply); })
+      .then(function (reply) { setOffline(false); answered(reply); flush(); })
       .catch(function () { item.sent = false; setOffline(true); retryLater(5); });
   }
 
@@ -609,6 +625,7 @@
     var me = socket;
     socket.onopen = function () {
       opened = true;
+      everOpened = true;
       failures = 0;
       setOffline(false);
       var hello = { type: "hello", conversation_id: state.cid, after: lastId };
@@ -624,7 +641,9 @@
       socket = null;
       state.outbox.forEach(function (m) { m.sent = false; }); // sent again, same ids
       if (!opened) failures += 1;
-      if (failures >= 3) return fallBack();
+      // Never connected in this page: WebSockets are blocked here, use HTTP. Connected
+      // before: the service is restarting or the network is gone; keep trying.
+      if (!everOpened && failures >= 3) return fallBack();
       if (state.outbox.length || failures) setOffline(true);
       setTimeout(connect, Math.min(8000, 500 * Math.pow(2, failures)));
     };
