@@ -248,8 +248,9 @@ tracker store): p50 {memory["latency_p50_ms"]:.0f} ms, p95 {memory["latency_p95_
 button payload with a signed customer token), through the whole assistant: web service →
 Rasa → form and action server → database → NLG → reply with status, carrier, tracking
 number and last checkpoint. 10 requests per conversation, one conversation at a time and
-20 at once, with the assistant's database on SQLite and on PostgreSQL (Rasa's own tracker
-store stays SQLite in both). All on this machine's {os.cpu_count()} cores.
+20 at once, with the assistant's database on SQLite and on PostgreSQL (Rasa's tracker
+store follows: its own SQLite file, or the same PostgreSQL database).
+All on this machine's {os.cpu_count()} cores.
 
 {orders.markdown(tracking)}
 

@@ -155,14 +155,15 @@ def begin_turn(
 
 
 def history(session: Session, conversation_id: str, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
-    """The conversation's messages after message id ``after``, oldest first, as shown."""
+    """The conversation's messages after message id ``after``, oldest first, as shown;
+    the latest ``limit`` of them when there are more (what a reopened chat needs)."""
     rows = session.scalars(
         select(ConversationMessage)
         .where(ConversationMessage.conversation_id == conversation_id, ConversationMessage.id > after)
-        .order_by(ConversationMessage.id)
+        .order_by(ConversationMessage.id.desc())
         .limit(limit)
-    )
-    return [as_shown(row) for row in rows]
+    ).all()
+    return [as_shown(row) for row in reversed(rows)]
 
 
 def conversation_owner(session: Session, conversation_id: str) -> str | None:

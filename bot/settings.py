@@ -95,7 +95,38 @@ class Settings:
 
     @property
     def rasa_tracker_db(self) -> Path:
+        """Rasa's own SQLite file when the assistant's database is SQLite: kept apart from
+        ``assistant.db`` because SQLite lets one process write at a time, and Rasa writes
+        on every message."""
         return self.var_dir / "rasa-tracker.db"
+
+    def rasa_tracker_environment(self) -> dict[str, str]:
+        """The tracker store's settings, read by ``endpoints.yml`` (``RASA_TRACKER_URL``,
+        ``RASA_TRACKER_DB``): with PostgreSQL, the assistant's own database; with SQLite,
+        the separate file ``rasa_tracker_db``.
+
+        For PostgreSQL the URL is handed over whole, because Rasa's ``SQLTrackerStore``
+        uses a ``url`` containing ``://`` as is: the password's escaping, the port and
+        query options (``sslmode``, a socket directory as ``host``) arrive unchanged.
+        Separate host/port/username/password fields cannot promise that: an empty ``port``
+        stops Rasa, so does a password of ``$`` (Rasa's ``${...}`` check), and there is no
+        field for the query. The driver becomes the dialect's default (psycopg2 for
+        PostgreSQL), the one installed in Rasa's environment, whatever driver the app's
+        URL names. Rasa then creates its ``events`` table next to ours (no clash:
+        ``bot.db.database.RASA_TABLES``).
+        """
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            # An empty url makes Rasa build a SQLite URL from endpoints.yml's dialect and db.
+            return {"RASA_TRACKER_URL": "", "RASA_TRACKER_DB": str(self.rasa_tracker_db)}
+        return {
+            "RASA_TRACKER_URL": url.set(drivername=backend).render_as_string(hide_password=False),
+            # Only shown in Rasa's log ("Connection to SQL database ... successful").
+            "RASA_TRACKER_DB": url.database or "",
+        }
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -200,7 +231,7 @@ class Settings:
             # Read by endpoints.yml:
             "ACTION_SERVER_URL": self.action_server_url,
             "NLG_URL": self.nlg_url,
-            "RASA_TRACKER_DB": str(self.rasa_tracker_db),
+            **self.rasa_tracker_environment(),
             # The action server (Sanic) listens on loopback only:
             "SANIC_HOST": "127.0.0.1",
         }

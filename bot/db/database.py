@@ -19,6 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+#: Tables another program keeps in our database: Rasa's SQL tracker store creates
+#: ``events`` when DATABASE_URL is PostgreSQL (Settings.rasa_tracker_environment).
+#: None of our models may use these names.
+RASA_TABLES = frozenset({"events"})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's autogenerate filter: leave Rasa's tables alone. Without it a revision
+    generated against a shared PostgreSQL database would drop ``events``, and with it
+    every conversation's tracker."""
+    return not (type_ == "table" and name in RASA_TABLES)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets the web service read while the action server writes; the busy

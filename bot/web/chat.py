@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest WebSocket frame a buyer may send (a message is at most a few kB).
 MAX_FRAME_BYTES = 64 * 1024
+#: Messages waiting to be answered on one socket before more are refused outright.
+MAX_QUEUED = 50
 
 
 @dataclass
@@ -438,6 +440,19 @@ class BuyerSocket:
                 {"type": "error", "client_msg_id": client_msg_id, "code": error.code, "detail": error.detail}
             )
             return
+        if self.queue.qsize() >= MAX_QUEUED:
+            # A client flooding faster than even the throttle can answer: refuse at once.
+            language = first_language(self.app, message, None)
+            await self.send(
+                {
+                    "type": "error",
+                    "client_msg_id": client_msg_id,
+                    "code": "throttled",
+                    "detail": say(self.app, "utter_slow_down", language)["text"],
+                    "retry_after": 5,
+                }
+            )
+            return
         self.queue.put_nowait(message)
 
     async def work(self) -> None:
@@ -453,7 +468,18 @@ class BuyerSocket:
                     origin=self.socket,
                 )
             except Exception:
+                # Stored or not, the widget keeps the message and sends it again later.
                 logger.exception("Failed to handle a message in %s", message.conversation_id)
+                await self.send(
+                    {
+                        "type": "error",
+                        "client_msg_id": message.client_msg_id,
+                        "code": "internal_error",
+                        "detail": say(
+                            self.app, "utter_service_unavailable", self.app[SETTINGS].default_language
+                        )["text"],
+                    }
+                )
                 continue
             event_type = "error" if result.error else "reply"
             await self.send({"type": event_type, **result.as_json(), **(result.as_json().get("error") or {})})

@@ -319,15 +319,23 @@ def test_handoff_staff_reply_rating_reload_and_restart(
     web.process.wait(15)
     say(buyer, "are you still there?")
     expect(buyer.locator(".status")).to_have_text(label("offline", "en"), timeout=REPLY)
+    expect(buyer.locator(".msg.buyer.pending .state")).to_have_text(label("not_sent", "en"))
     shot(buyer, "widget-offline")
     supervisor.restart("web")
     expect(buyer.locator(".status")).to_be_hidden(timeout=REPLY)
     agent.reload()
     agent.locator("#queue .item").first.click()
     expect(agent.locator("#transcript")).to_contain_text("are you still there?", timeout=REPLY)
-    agent.fill("#reply", "Yes, still here.")
+    agent.fill(
+        "#reply", "Yes, still here. Returns: https://shop.example/returns. Not a link: javascript:alert(1)"
+    )
     agent.click("#send")
     expect(buyer.locator(".msg.staff").last).to_contain_text("Yes, still here.", timeout=REPLY)
+    link = buyer.locator(".msg.staff a")
+    expect(link).to_have_count(1)  # only the https address became a link
+    expect(link).to_have_attribute("href", "https://shop.example/returns")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
     buyer_lines = [text for sender, text in logged(settings, conversation) if sender == "buyer"]
     assert buyer_lines.count("are you still there?") == 1
     assert buyer.locator(".msg.buyer", has_text="are you still there?").count() == 1

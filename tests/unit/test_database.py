@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect
 
-from bot.db.database import Database, downgrade, upgrade
+from bot.db.database import RASA_TABLES, Database, downgrade, include_object, upgrade
 from bot.db.models import Base
 from bot.knowledge.feedback import FeedbackStore
 
@@ -66,3 +66,29 @@ def test_an_unknown_reason_is_refused(tmp_path: Path) -> None:
     upgrade(url)
     with pytest.raises(ValueError):
         FeedbackStore(Database(url)).record_unanswered("x", "en", "c", "because")
+
+
+def test_rasas_tracker_table_shares_the_database_without_a_clash(database_url: str) -> None:
+    """With PostgreSQL, Rasa's SQL tracker store creates ``events`` in our database."""
+    assert not RASA_TABLES & set(Base.metadata.tables)
+    upgrade(database_url)
+    database = Database(database_url)
+    assert not RASA_TABLES & set(inspect(database.engine).get_table_names())
+    rasa = MetaData()
+    Table(  # as rasa.core.tracker_store.SQLTrackerStore.SQLEvent declares it
+        "events",
+        rasa,
+        Column("id", Integer, primary_key=True),
+        Column("sender_id", String(255), nullable=False, index=True),
+        Column("type_name", String(255), nullable=False),
+        Column("timestamp", Float),
+        Column("intent_name", String(255)),
+        Column("action_name", String(255)),
+        Column("data", Text),
+    )
+    rasa.create_all(database.engine)
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        assert compare_metadata(context, Base.metadata) == []  # autogenerate would not drop it
+    upgrade(database_url)  # and the migrations still run beside it
+    database.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.settings import Settings, SettingsError
 
@@ -60,3 +61,38 @@ def test_database_defaults_to_sqlite_under_var(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path / 'assistant.db'}"
     url = "postgresql://u@127.0.0.1/db"
     assert Settings.from_env({"DATABASE_URL": url}).database_url == url
+
+
+def test_rasa_keeps_its_trackers_in_a_separate_sqlite_file_by_default(tmp_path: Path) -> None:
+    env = Settings.from_env({"VAR_DIR": str(tmp_path)}).process_environment()
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'assistant.db'}"
+    assert env["RASA_TRACKER_URL"] == ""  # endpoints.yml: Rasa opens the SQLite file `db`
+    assert env["RASA_TRACKER_DB"] == str(tmp_path / "rasa-tracker.db")
+
+
+def test_rasa_keeps_its_trackers_in_the_postgresql_database() -> None:
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://user:p%40ss@db.example:5433/shop"})
+    env = settings.process_environment()
+    tracker = make_url(env["RASA_TRACKER_URL"])
+    assert tracker.drivername == "postgresql"
+    assert (tracker.username, tracker.password) == ("user", "p@ss")
+    assert (tracker.host, tracker.port, tracker.database) == ("db.example", 5433, "shop")
+    assert env["RASA_TRACKER_DB"] == "shop"
+    assert env["DATABASE_URL"] == "postgresql://user:p%40ss@db.example:5433/shop"
+
+
+@pytest.mark.parametrize("password", ["p@ss:w/rd?#", "100%", "$", "a $HOME b", "${X}", "ünï€ +"])
+def test_any_password_reaches_rasa_unchanged(password: str) -> None:
+    url = make_url("postgresql://shop@db.example/shop").set(password=password)
+    settings = Settings(database_url_setting=url.render_as_string(hide_password=False))
+    rendered = settings.process_environment()["RASA_TRACKER_URL"]
+    assert make_url(rendered).password == password
+    # Rasa's ${...} expansion refuses a value with a word that starts with "$": the URL has none.
+    assert not any(word.startswith("$") for word in rendered.split())
+
+
+def test_rasa_gets_the_default_driver_and_the_query_options() -> None:
+    settings = Settings(database_url_setting="postgresql+psycopg2://u:x@db.example/shop?sslmode=require")
+    tracker = make_url(settings.process_environment()["RASA_TRACKER_URL"])
+    assert tracker.drivername == "postgresql"  # psycopg2, the driver in Rasa's environment
+    assert dict(tracker.query) == {"sslmode": "require"}

@@ -5,15 +5,18 @@ The web service runs in-process against a stand-in Rasa (test_web_app.FakeRasa).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from test_web_app import FakeRasa
 
+from bot.conversation_log import history, record_replies
 from bot.db.database import Database, upgrade
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders import demo
@@ -259,3 +262,36 @@ def test_a_throttled_sender_waits_the_whole_time_so_order_is_kept() -> None:
     assert throttle.wait("a") == pytest.approx(0.5)  # a later message must not overtake
     now[0] = 1.0
     assert throttle.wait("a") == 0.0
+
+
+class SlowRasa(FakeRasa):
+    async def webhook(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(0.3)
+        return await super().webhook(request)
+
+
+async def test_a_socket_cannot_queue_without_limit(
+    aiohttp_client: Factory, aiohttp_server: Factory, tmp_path: Path
+) -> None:
+    client = await make_client(aiohttp_client, aiohttp_server, SlowRasa(), tmp_path, chat_burst=1000)
+    socket = await client.ws_connect("/ws/chat")
+    await socket.send_json({"type": "hello", "conversation_id": "conv-queue"})
+    await next_of(socket, "history")
+    for i in range(80):
+        await socket.send_json({"type": "message", "client_msg_id": f"q{i}", "text": f"hi {i}"})
+    refused = [await next_of(socket, "error") for _ in range(80 - 51)]
+    assert all(e["code"] == "throttled" and e["retry_after"] == 5 for e in refused)
+    await socket.close()
+
+
+def test_history_gives_the_latest_messages_when_there_are_many(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    upgrade(url)
+    database = Database(url)
+    with database.session() as session:
+        record_replies(session, "conv-long", [{"text": f"m{i}"} for i in range(30)], "en")
+    with database.session() as session:
+        assert [m["text"] for m in history(session, "conv-long", 0, limit=5)] == [
+            f"m{i}" for i in range(25, 30)
+        ]
+    database.dispose()

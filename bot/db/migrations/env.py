@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.db.database import make_engine
+from bot.db.database import include_object, make_engine
 from bot.db.models import Base
 
 config = context.config
@@ -18,6 +18,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=include_object,  # Rasa's tracker table may share the database
         )
         with context.begin_transaction():
             context.run_migrations()

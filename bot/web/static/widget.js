@@ -331,6 +331,13 @@
   function drawStatus() {
     status.hidden = !connectionLost;
     status.textContent = connectionLost ? t("offline") : "";
+    // Waiting messages say whether they are on their way or held until the connection is back.
+    var waiting = root.querySelectorAll(".pending .state");
+    for (var i = 0; i < waiting.length; i++) {
+      var key = connectionLost ? "not_sent" : "sending";
+      waiting[i].setAttribute("data-state", key);
+      waiting[i].textContent = t(key);
+    }
   }
 
   function announce(text) {
@@ -432,8 +439,9 @@
     whoEl.textContent = t("you");
     bubble.appendChild(whoEl);
     rich(bubble, item.shown || item.text);
-    var st = el("span", "state", t("sending"));
-    st.setAttribute("data-state", "sending");
+    var key = connectionLost ? "not_sent" : "sending";
+    var st = el("span", "state", t(key));
+    st.setAttribute("data-state", key);
     bubble.appendChild(st);
     els["c:" + item.id] = bubble;
     log.appendChild(bubble);
@@ -506,7 +514,7 @@
     if (error.code === "throttled") {
       if (Date.now() - slowNoticeShown > 5000) { slowNoticeShown = Date.now(); announce(systemLine(error.detail, "slow").textContent); }
       retryLater(error.retry_after || 1);
-    } else if (error.code === "assistant_unavailable") {
+    } else if (error.code === "assistant_unavailable" || error.code === "internal_error") {
       systemLine(error.detail, "error");
       retryLater(10);
     } else if (error.code === "conversation_not_yours") {
@@ -688,6 +696,10 @@
       })
       .catch(function () { setTimeout(start, 10000); }); // the service is down: try again later
   }
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && panel && state.open) { unread = 0; markSeen(); drawBadge(); }
+  });
 
   window.StoreAssistant = {
     open: function () { if (panel) setOpen(true); },
