@@ -102,3 +102,17 @@ def parse(data: Any) -> ServiceConfig:
 @lru_cache(maxsize=4)
 def load(path: Path = SERVICE_FILE) -> ServiceConfig:
     return parse(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def write_always_open(path: Path) -> Path:
+    """Write a service file whose one team works around the clock, and return its path.
+
+    For tests, benchmarks and demos that hand conversations to a person: what they
+    check must not depend on the hour they run at.
+    """
+    path.write_text(
+        'teams: {support: {time_zone: UTC, hours: {mon-sun: "00:00-23:59:59"}}}\n'
+        "first_response_minutes: {vip: 15, standard: 240}\n",
+        encoding="utf-8",
+    )
+    return path

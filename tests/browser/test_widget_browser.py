@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from bot.db.database import Database, upgrade
 from bot.db.models import ConversationMessage, Rating
 from bot.orders import demo
+from bot.service.hours import write_always_open
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import add_staff
 from bot.supervisor import Supervisor, free_port
@@ -40,12 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
     var = tmp_path_factory.mktemp("var")
     knowledge_base = var / "knowledge_base"
     shutil.copytree(PROJECT_ROOT / "knowledge_base", knowledge_base)
-    service_file = var / "service.yml"  # staff always there: the test must not depend on the clock
-    service_file.write_text(
-        'teams: {support: {time_zone: UTC, hours: {mon-sun: "00:00-23:59:59"}}}\n'
-        "first_response_minutes: {vip: 15, standard: 240}\n",
-        encoding="utf-8",
-    )
+    service_file = write_always_open(var / "service.yml")  # the test must not depend on the clock
     settings = Settings(
         web_port=free_port(),
         rasa_port=free_port(),

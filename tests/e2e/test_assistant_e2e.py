@@ -27,6 +27,7 @@ from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders import demo
 from bot.orders.tokens import sign
 from bot.responses import Catalogue
+from bot.service.hours import write_always_open
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import add_staff
 from bot.supervisor import Supervisor, free_port
@@ -41,14 +42,8 @@ STAFF_PASSWORD = "e2e staff password"
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     knowledge_base = tmp_path_factory.mktemp("kb") / "knowledge_base"
     shutil.copytree(PROJECT_ROOT / "knowledge_base", knowledge_base)  # the tests edit it
-    service_file = (
-        knowledge_base.parent / "service.yml"
-    )  # staff always there: tests must not depend on the clock
-    service_file.write_text(
-        'teams: {support: {time_zone: UTC, hours: {mon-sun: "00:00-23:59:59"}}}\n'
-        "first_response_minutes: {vip: 15, standard: 240}\n",
-        encoding="utf-8",
-    )
+    # Staff always there: tests must not depend on the clock.
+    service_file = write_always_open(knowledge_base.parent / "service.yml")
     return Settings(
         web_port=free_port(),
         rasa_port=free_port(),

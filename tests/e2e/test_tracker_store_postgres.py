@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from bot.db.database import throwaway_database
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.responses import Catalogue
+from bot.service.hours import write_always_open
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor, free_port
 
@@ -42,12 +43,8 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    service_file = tmp_path_factory.mktemp("service") / "service.yml"
-    service_file.write_text(  # staff always there: the test must not depend on the clock
-        'teams: {support: {time_zone: UTC, hours: {mon-sun: "00:00-23:59:59"}}}\n'
-        "first_response_minutes: {vip: 15, standard: 240}\n",
-        encoding="utf-8",
-    )
+    # Staff always there: the test must not depend on the clock.
+    service_file = write_always_open(tmp_path_factory.mktemp("service") / "service.yml")
     return Settings(
         web_port=free_port(),
         rasa_port=free_port(),
