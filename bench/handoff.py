@@ -20,10 +20,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orders import percentiles  # noqa: E402
+from orders import percentiles, postgres_database  # noqa: E402
 
 from bot.db.database import Database, upgrade  # noqa: E402
-from bot.db.models import Escalation  # noqa: E402
+from bot.db.models import Conversation, Escalation  # noqa: E402
 from bot.db.types import utcnow  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.staff.accounts import add_staff  # noqa: E402
@@ -85,24 +85,31 @@ async def _measure(base: str) -> dict[str, dict[str, float]]:
         for window in windows.values():
             await window.close()
         await console.close()
+    expected = CONVERSATIONS * ROUNDS
+    if len(to_console) != expected or len(to_buyer) != expected:
+        raise RuntimeError(f"lost messages: {len(to_console)} and {len(to_buyer)} of {expected} arrived")
     return {"buyer → console": percentiles(to_console), "staff → buyer": percentiles(to_buyer)}
 
 
-def run() -> dict[str, dict[str, float]]:
+def measure(database_url: str) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
-        # Every simulated buyer writes from 127.0.0.1: the per-address limit would
-        # throttle them as one sender, so it is lifted here (the per-conversation one is not).
+        # Every simulated buyer writes from 127.0.0.1, ten rounds in a few seconds:
+        # faster than people type, so the rate limits are lifted here.
         settings = Settings(
             web_port=free_port(),
             rasa_port=free_port(),
             action_port=free_port(),
             var_dir=Path(tmp),
+            database_url_setting=database_url.replace("{tmp}", tmp),
+            chat_burst=100_000,
             address_burst=100_000,
         )
         upgrade(settings.database_url)
         database = Database(settings.database_url)
         with database.session() as session:
             staff = add_staff(session, "bench@x.test", "Bench", "agent", PASSWORD)
+            session.add_all(Conversation(id=f"bench-{i}", language="en") for i in range(CONVERSATIONS))
+            session.flush()
             for i in range(CONVERSATIONS):
                 session.add(
                     Escalation(
@@ -124,12 +131,21 @@ def run() -> dict[str, dict[str, float]]:
             supervisor.stop()
 
 
-def markdown(results: dict[str, dict[str, float]]) -> str:
-    lines = ["| direction | messages | p50 | p95 |", "| --- | --- | --- | --- |"]
-    for direction, figures in results.items():
-        lines.append(
-            f"| {direction} | {figures['n']:.0f} | {figures['p50']:.1f} ms | {figures['p95']:.1f} ms |"
-        )
+def run() -> dict[str, dict[str, dict[str, float]]]:
+    """Figures by database: SQLite, and PostgreSQL when BENCH_DATABASE_URL names a server."""
+    results = {"SQLite": measure("sqlite:///{tmp}/bench.db")}
+    with postgres_database() as url:
+        if url:
+            results["PostgreSQL"] = measure(url)
+    return results
+
+
+def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| database | direction | messages | p50 | p95 |", "| --- | --- | --- | --- | --- |"]
+    for database, directions in results.items():
+        for direction, figures in directions.items():
+            p50, p95 = f"{figures['p50']:.1f} ms", f"{figures['p95']:.1f} ms"
+            lines.append(f"| {database} | {direction} | {figures['n']:.0f} | {p50} | {p95} |")
     return "\n".join(lines)
 
 

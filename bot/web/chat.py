@@ -204,7 +204,7 @@ async def _begin(app: web.Application, message: IncomingMessage, customer: dict[
             )
 
     try:
-        return await asyncio.to_thread(work)
+        return await app[DATABASE].run(work)
     except SQLAlchemyError:
         # Rasa keeps its own tracker, so the conversation goes on without the log.
         logger.exception("Conversation log write failed for %s", message.conversation_id)
@@ -219,7 +219,7 @@ async def _record(
             return record_replies(session, conversation_id, replies, language)
 
     try:
-        return await asyncio.to_thread(work)
+        return await app[DATABASE].run(work)
     except SQLAlchemyError:
         logger.exception("Could not log the replies in %s", conversation_id)
         return None
@@ -300,7 +300,7 @@ async def _access(app: web.Application, conversation_id: str, token: str | None)
                 },
             )
 
-    return await asyncio.to_thread(read)
+    return await app[DATABASE].run(read)
 
 
 async def _history(app: web.Application, conversation_id: str, after: int) -> list[dict[str, Any]]:
@@ -308,7 +308,7 @@ async def _history(app: web.Application, conversation_id: str, after: int) -> li
         with app[DATABASE].session() as session:
             return history(session, conversation_id, after)
 
-    return await asyncio.to_thread(read)
+    return await app[DATABASE].run(read)
 
 
 async def chat_history(request: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ do not read.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from functools import lru_cache
@@ -19,7 +18,7 @@ from typing import Any
 
 import yaml
 from aiohttp import ClientError, WSMsgType, web
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from bot.conversation_log import record_replies
 from bot.db.models import Conversation, ConversationMessage, Customer, Escalation, EscalationNote, StaffMember
@@ -121,55 +120,84 @@ async def detail(request: web.Request) -> web.Response:
                 else None,
             }
 
-    found = await asyncio.to_thread(read)
+    found = await request.app[DATABASE].run(read)
     if found is None:
         return _error(404, "not_found", "No such escalation.")
     return web.json_response(found)
 
 
+class _Refused(Exception):
+    """A reply that cannot be sent: (status, code, detail) for the console."""
+
+
 async def reply(request: web.Request) -> web.Response:
-    """A staff reply: ``{"text": ...}`` or ``{"canned": "<id>"}`` (sent in the buyer's language)."""
+    """A staff reply: ``{"text": ...}`` or ``{"canned": "<id>"}`` (sent in the buyer's language).
+
+    Checked and stored in one database round trip: a busy console's replies wait
+    for nothing else before they are pushed to the buyer.
+    """
     staff: StaffMember = request["staff"]
-    escalation = await asyncio.to_thread(_load, request, _escalation_id(request) or 0)
-    if escalation is None:
-        return _error(404, "not_found", "No such escalation.")
-    if escalation.status != "claimed" or escalation.claimed_by_id != staff.id:
-        return _error(409, "not_yours", "Claim this conversation before replying (or it was resolved).")
+    escalation_id = _escalation_id(request) or 0
     body = await _json(request)
     if body is None:
         return _error(400, "invalid_body", f'Send JSON {{"text": "..."}} of at most {MAX_TEXT} characters.')
     settings = request.app[SETTINGS]
-    if isinstance(body.get("canned"), str):
-        texts = canned_replies().get(body["canned"])
-        if texts is None:
-            return _error(400, "unknown_canned", "No such canned reply.")
-        language = escalation.language if escalation.language in texts else settings.default_language
-        text = fill(texts[language], {"agent": staff.name, "store_name": settings.store_name})
-    elif isinstance(body.get("text"), str) and body["text"].strip():
-        text = body["text"].strip()
-    else:
+    canned = canned_replies().get(body["canned"]) if isinstance(body.get("canned"), str) else None
+    if isinstance(body.get("canned"), str) and canned is None:
+        return _error(400, "unknown_canned", "No such canned reply.")
+    raw = body.get("text")
+    typed = raw.strip() if isinstance(raw, str) else ""
+    if canned is None and not typed:
         return _error(400, "empty", "The reply is empty.")
-    if len(text) > MAX_TEXT:
+    if len(typed) > MAX_TEXT:
         return _error(413, "too_long", f"Replies are at most {MAX_TEXT} characters.")
 
-    def store() -> int:
+    def store() -> tuple[str, int, str]:
         with request.app[DATABASE].session() as session:
-            message = ConversationMessage(
-                conversation_id=escalation.conversation_id,
-                sender="staff",
-                text=text,
-                data={"agent": staff.name},
+            db = session.connection()  # Core statements: the reply path is the console's busiest
+            escalation = db.execute(
+                select(
+                    Escalation.status,
+                    Escalation.claimed_by_id,
+                    Escalation.language,
+                    Escalation.conversation_id,
+                ).where(Escalation.id == escalation_id)
+            ).first()
+            if escalation is None:
+                raise _Refused(404, "not_found", "No such escalation.")
+            if escalation.status != "claimed" or escalation.claimed_by_id != staff.id:
+                raise _Refused(
+                    409, "not_yours", "Claim this conversation before replying (or it was resolved)."
+                )
+            text = typed
+            if canned is not None:
+                language = escalation.language if escalation.language in canned else settings.default_language
+                text = fill(canned[language], {"agent": staff.name, "store_name": settings.store_name})
+            message_id = db.scalar(
+                insert(ConversationMessage)
+                .values(
+                    conversation_id=escalation.conversation_id,
+                    sender="staff",
+                    text=text,
+                    data={"agent": staff.name},
+                    created_at=utcnow(),
+                )
+                .returning(ConversationMessage.id)
             )
-            session.add(message)
-            current = session.get(Escalation, escalation.id)
-            if current is not None and current.first_response_at is None:
-                current.first_response_at = utcnow()
-            session.flush()
-            return message.id
+            db.execute(
+                update(Escalation)
+                .where(Escalation.id == escalation_id, Escalation.first_response_at.is_(None))
+                .values(first_response_at=utcnow())
+            )
+            return text, int(message_id or 0), escalation.conversation_id
 
-    message_id = await asyncio.to_thread(store)
+    try:
+        text, message_id, conversation_id = await request.app[DATABASE].run(store)
+    except _Refused as refused:
+        status, code, detail = refused.args
+        return _error(status, code, detail)
     event = {"type": "staff_message", "id": message_id, "sender": "staff", "text": text, "agent": staff.name}
-    await request.app[HUB].to_buyer(escalation.conversation_id, event)
+    await request.app[HUB].to_buyer(conversation_id, event)
     return web.json_response({"sent": message_id, "text": text})
 
 
@@ -188,7 +216,7 @@ async def note(request: web.Request) -> web.Response:
             session.add(EscalationNote(escalation_id=escalation_id, staff_id=staff.id, text=text.strip()))
             return True
 
-    if not await asyncio.to_thread(store):
+    if not await request.app[DATABASE].run(store):
         return _error(404, "not_found", "No such escalation.")
     return web.json_response({"noted": True})
 
@@ -213,7 +241,7 @@ async def transfer(request: web.Request) -> web.Response:
             escalation.assigned_to_id = target
             return None
 
-    problem = await asyncio.to_thread(move)
+    problem = await request.app[DATABASE].run(move)
     if problem:
         return _error(409, "cannot_transfer", problem)
     await request.app[HUB].to_staff({"type": "queue_changed"})
@@ -235,7 +263,7 @@ async def resolve(request: web.Request) -> web.Response:
             session.expunge(escalation)
             return escalation
 
-    escalation = await asyncio.to_thread(close)
+    escalation = await request.app[DATABASE].run(close)
     if escalation is None:
         return _error(409, "cannot_resolve", "This conversation is not yours, or it is already resolved.")
     await request.app[HUB].to_staff({"type": "queue_changed"})
@@ -260,7 +288,7 @@ async def hand_back(request: web.Request, conversation_id: str) -> None:
         with request.app[DATABASE].session() as session:
             return record_replies(session, conversation_id, shown, None)
 
-    for message in await asyncio.to_thread(store):
+    for message in await request.app[DATABASE].run(store):
         await request.app[HUB].to_buyer(conversation_id, {"type": "bot_message", **message})
 
 
@@ -271,7 +299,7 @@ async def canned(request: web.Request) -> web.Response:
 
 async def staff_socket(request: web.Request) -> web.WebSocketResponse:
     """A signed-in console: pushes of buyer messages and queue changes."""
-    found = await asyncio.to_thread(signed_in, request.app[DATABASE], request)
+    found = await request.app[DATABASE].run(lambda: signed_in(request.app[DATABASE], request))
     if found is None:
         return _error(401, "not_signed_in", "Please sign in.")  # type: ignore[return-value]
     staff, _ = found
@@ -283,7 +311,9 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
         async for frame in socket:
             if frame.type == WSMsgType.TEXT:
                 if frame.data == "ping":
-                    await asyncio.to_thread(signed_in, request.app[DATABASE], request)  # stays "online"
+                    await request.app[DATABASE].run(
+                        lambda: signed_in(request.app[DATABASE], request)
+                    )  # stays "online"
                     await socket.send_str("pong")
                 elif (typing := _typing_frame(frame.data)) is not None:
                     await _show_typing(request, staff, typing)
@@ -317,7 +347,7 @@ def _typing_frame(data: str) -> int | None:
 
 async def _show_typing(request: web.Request, staff: StaffMember, escalation_id: int) -> None:
     """Tell the buyer a person is writing (only in a conversation this person has claimed)."""
-    escalation = await asyncio.to_thread(_load, request, escalation_id)
+    escalation = await request.app[DATABASE].run(lambda: _load(request, escalation_id))
     if escalation is not None and escalation.status == "claimed" and escalation.claimed_by_id == staff.id:
         await request.app[HUB].to_buyer(
             escalation.conversation_id, {"type": "typing", "who": "person", "agent": staff.name}

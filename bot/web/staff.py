@@ -8,9 +8,9 @@ also reach the admin API. Errors are JSON like everywhere else.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +65,36 @@ def _member_json(staff: StaffMember, now: datetime) -> dict[str, Any]:
     }
 
 
+class SessionCache:
+    """Staff sessions checked in the last few seconds, so that each of a busy
+    console's requests does not cost a database round trip. Signing out drops the
+    entry at once; a session ended elsewhere (expiry, an account deactivated from
+    the command line) stops working within ``seconds``."""
+
+    def __init__(self, seconds: float = 5.0, capacity: int = 10_000) -> None:
+        self.seconds = seconds
+        self.capacity = capacity
+        self._entries: dict[str, tuple[float, tuple[StaffMember, str]]] = {}
+
+    def get(self, token: str) -> tuple[StaffMember, str] | None:
+        entry = self._entries.get(token)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(token, None)
+            return None
+        return entry[1]
+
+    def put(self, token: str, found: tuple[StaffMember, str]) -> None:
+        if len(self._entries) >= self.capacity:
+            self._entries.clear()  # rare: many sessions at once; they are re-checked
+        self._entries[token] = (time.monotonic() + self.seconds, found)
+
+    def drop(self, token: str) -> None:
+        self._entries.pop(token, None)
+
+
+STAFF_SESSIONS = web.AppKey("staff_sessions", SessionCache)
+
+
 def signed_in(database: Database, request: web.Request) -> tuple[StaffMember, str] | None:
     """(staff member, CSRF token) of the request's session cookie, if it is live."""
     token = request.cookies.get(COOKIE)
@@ -87,7 +117,15 @@ def staff_only(*roles: str, database_key: web.AppKey[Database]) -> Callable[[Han
 
     def decorate(handler: Handler) -> Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
-            found = await asyncio.to_thread(signed_in, request.app[database_key], request)
+            token = request.cookies.get(COOKIE, "")
+            cache = request.app[STAFF_SESSIONS]
+            found = cache.get(token) if token else None
+            if found is None:
+                found = await request.app[database_key].run(
+                    lambda: signed_in(request.app[database_key], request)
+                )
+                if found is not None:
+                    cache.put(token, found)
             if found is None:
                 return _error(401, "not_signed_in", "Please sign in (your session may have expired).")
             staff, csrf = found
@@ -107,6 +145,7 @@ def staff_only(*roles: str, database_key: web.AppKey[Database]) -> Callable[[Han
 
 def setup_staff(app: web.Application, settings: Settings, database_key: web.AppKey[Database]) -> None:
     """Add the sign-in and queue routes."""
+    app[STAFF_SESSIONS] = SessionCache()
     secure = settings.environment == "production"
     guard = staff_only(database_key=database_key)
 
@@ -134,7 +173,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
                 token, csrf = start_session(session, staff)
                 return _staff_json(staff), token, csrf
 
-        result = await asyncio.to_thread(check)
+        result = await request.app[database_key].run(check)
         if result is None:
             return _error(401, "wrong_credentials", "Wrong email or password.")
         staff_json, token, csrf = result
@@ -150,7 +189,8 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
             with request.app[database_key].session() as session:
                 end_session(session, token)
 
-        await asyncio.to_thread(forget)
+        await request.app[database_key].run(forget)
+        request.app[STAFF_SESSIONS].drop(token)
         response = web.json_response({"signed_out": True})
         response.del_cookie(COOKIE, path="/")
         return response
@@ -167,7 +207,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
             with request.app[database_key].session() as session:
                 return [_escalation_json(e) for e in escalations.queue(session, staff)]
 
-        return web.json_response({"escalations": await asyncio.to_thread(read)})
+        return web.json_response({"escalations": await request.app[database_key].run(read)})
 
     @guard
     async def members(request: web.Request) -> web.Response:
@@ -184,7 +224,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
                 )
                 return [_member_json(member, now) for member in staff]
 
-        return web.json_response({"members": await asyncio.to_thread(read)})
+        return web.json_response({"members": await request.app[database_key].run(read)})
 
     @guard
     async def claim(request: web.Request) -> web.Response:
@@ -198,7 +238,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
             with request.app[database_key].session() as session:
                 return escalations.claim(session, escalation_id, staff.id)
 
-        if not await asyncio.to_thread(take):
+        if not await request.app[database_key].run(take):
             return _error(409, "already_taken", "Someone else has this conversation, or it is closed.")
         await _announce(request, escalation_id, staff)
         return web.json_response({"claimed": escalation_id})
@@ -219,7 +259,7 @@ async def _announce(request: web.Request, escalation_id: int, staff: StaffMember
             escalation = session.get(Escalation, escalation_id)
             return (escalation.conversation_id, escalation.language) if escalation else None
 
-    found = await asyncio.to_thread(conversation)
+    found = await request.app[DATABASE].run(conversation)
     if found is None:
         return
     conversation_id, language = found
@@ -230,7 +270,7 @@ async def _announce(request: web.Request, escalation_id: int, staff: StaffMember
             with request.app[DATABASE].session() as session:
                 return record_replies(session, conversation_id, [message], None, sender="system")
 
-        [shown] = await asyncio.to_thread(store)
+        [shown] = await request.app[DATABASE].run(store)
         await request.app[HUB].to_buyer(
             conversation_id, {"type": "person_joined", **shown, "agent": staff.name}
         )
