@@ -20,7 +20,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orders import percentiles, postgres_database  # noqa: E402
+from orders import by_database, percentiles  # noqa: E402
 
 from bot.db.database import Database, upgrade  # noqa: E402
 from bot.db.models import Conversation, Escalation  # noqa: E402
@@ -133,11 +133,7 @@ def measure(database_url: str) -> dict[str, dict[str, float]]:
 
 def run() -> dict[str, dict[str, dict[str, float]]]:
     """Figures by database: SQLite, and PostgreSQL when BENCH_DATABASE_URL names a server."""
-    results = {"SQLite": measure("sqlite:///{tmp}/bench.db")}
-    with postgres_database() as url:
-        if url:
-            results["PostgreSQL"] = measure(url)
-    return results
+    return by_database(measure)
 
 
 def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:

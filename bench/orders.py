@@ -16,10 +16,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
@@ -42,6 +43,9 @@ ASKERS = [
     ("c-1005", "wang.fang@example.cn", "10237"),
     ("c-1010", "minjun.kim@example.kr", "A40912"),
 ]
+
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -121,12 +125,18 @@ def measure(database_url: str) -> dict[str, dict[str, float]]:
             supervisor.stop()
 
 
-def run() -> dict[str, dict[str, dict[str, float]]]:
+def by_database(measure: Callable[[str], T]) -> dict[str, T]:
+    """``measure(database_url)`` on SQLite (a file in the run's temporary folder, ``{tmp}``),
+    then on PostgreSQL when BENCH_DATABASE_URL names a server."""
     results = {"SQLite": measure("sqlite:///{tmp}/assistant.db")}
     with postgres_database() as url:
         if url:
             results["PostgreSQL"] = measure(url)
     return results
+
+
+def run() -> dict[str, dict[str, dict[str, float]]]:
+    return by_database(measure)
 
 
 def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -260,7 +260,8 @@ All on this machine's {os.cpu_count()} cores.
 claimed conversations, each buyer's window and one staff console connected over
 WebSocket; 10 rounds in which all 50 buyers write at once, then the agent answers all
 50 at once. Buyer → console: from the buyer's POST to the console receiving it; staff →
-buyer: from the agent's POST to the buyer's window receiving it. Goal: p95 < 100 ms.
+buyer: from the agent's POST to the buyer's window receiving it. The load generator runs
+on the same {os.cpu_count()} cores as the web service. Goal: p95 < 100 ms.
 
 {handoff.markdown(delivery)}
 
