@@ -204,6 +204,7 @@ def test_arabic_is_right_to_left_also_on_a_phone(settings: Settings, browser: Br
     page.set_viewport_size({"width": 375, "height": 740})
     box = page.locator(".panel").bounding_box()
     assert box is not None and box["width"] == 375  # full screen on a phone
+    expect(page.locator(".launcher")).to_be_hidden()  # the header's × closes it; nothing covers the input
     shot(page, "widget-ar-mobile")
     page.context.close()
 

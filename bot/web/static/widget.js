@@ -123,7 +123,7 @@
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
     "[hidden]{display:none!important}" +
     "@media (max-width:480px){.panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0;bottom:0}" +
-    ".launcher{bottom:14px;inset-inline-end:14px}}";
+    ".launcher{bottom:14px;inset-inline-end:14px}.launcher[aria-expanded=true]{display:none}}";
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
