@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from browser_helpers import shot
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import func, select
@@ -235,6 +236,32 @@ def test_where_websockets_are_blocked_the_widget_chats_over_http(
     )
     assert "/api/chat" in paths and any(p.startswith("/api/chat/history?") for p in paths)
     assert not any(p.startswith("/ws/") for p in paths)
+
+    # A person's reply arrives by polling.
+    say(page, "je veux parler à une personne")
+    wait_for_bot(page, 2)
+    staff = requests.Session()
+    base = f"http://127.0.0.1:{settings.web_port}"
+    csrf = staff.post(
+        f"{base}/api/staff/login", json={"email": "agent@shop.test", "password": PASSWORD}, timeout=10
+    ).json()["csrf_token"]
+    headers = {"X-CSRF-Token": csrf}
+    [escalation] = [
+        e
+        for e in staff.get(f"{base}/api/staff/escalations", timeout=10).json()["escalations"]
+        if e["conversation_id"] == conversation_id(page)
+    ]
+    assert staff.post(
+        f"{base}/api/staff/escalations/{escalation['id']}/claim", headers=headers, timeout=10
+    ).ok
+    reply = {"text": "Bonjour, je suis là."}
+    assert staff.post(
+        f"{base}/api/staff/escalations/{escalation['id']}/reply", json=reply, headers=headers, timeout=10
+    ).ok
+    expect(page.locator(".msg.staff")).to_contain_text("Bonjour, je suis là.", timeout=REPLY)
+    assert staff.post(
+        f"{base}/api/staff/escalations/{escalation['id']}/resolve", headers=headers, timeout=10
+    ).ok
     context.close()
 
 
