@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import Conversation, ConversationMessage, Customer, Escalation
@@ -66,42 +65,6 @@ def replies_to(session: Session, conversation_id: str, client_msg_id: str) -> li
             break
         replies.append(as_shown(reply))
     return replies
-
-
-def record_buyer_message(
-    session: Session,
-    conversation_id: str,
-    text: str,
-    client_msg_id: str | None,
-    customer_external_id: str | None = None,
-    shown: str | None = None,
-) -> ConversationMessage | None:
-    """Store what the buyer wrote; None if this client_msg_id was stored already.
-
-    ``shown`` is what the buyer saw themselves send when ``text`` is a button's
-    payload (the button's title), kept for the history the widget restores.
-    """
-    conversation = _conversation(session, conversation_id)
-    if customer_external_id and conversation.customer_id is None:
-        customer = session.scalars(
-            select(Customer).where(Customer.external_id == customer_external_id)
-        ).one_or_none()
-        if customer is not None:
-            conversation.customer_id = customer.id
-    conversation.last_message_at = utcnow()
-    message = ConversationMessage(
-        conversation_id=conversation_id,
-        sender="buyer",
-        text=text,
-        client_msg_id=client_msg_id,
-        data={"shown": shown} if shown and shown != text else None,
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return None
-    return message
 
 
 @dataclass

@@ -149,13 +149,18 @@ class Settings:
                 raise SettingsError(f"{name} must be positive, got {value}")
             return value
 
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            return default if raw == "" else raw in ("1", "true", "yes", "on")
+
+        environment = env.get("APP_ENV", defaults.environment).strip().lower()
         language = env.get("DEFAULT_LANGUAGE", defaults.default_language).strip().lower()
         if language not in SUPPORTED_LANGUAGES:
             raise SettingsError(
                 f"DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}, got {language!r}"
             )
         settings = cls(
-            environment=env.get("APP_ENV", defaults.environment).strip().lower(),
+            environment=environment,
             host=env.get("HOST", defaults.host),
             web_port=integer("WEB_PORT", defaults.web_port),
             rasa_port=integer("RASA_PORT", defaults.rasa_port),
@@ -178,15 +183,15 @@ class Settings:
             chat_burst=integer("CHAT_BURST", defaults.chat_burst),
             address_rate_per_second=float(integer("ADDRESS_MESSAGES_PER_MINUTE", 600)) / 60,
             address_burst=integer("ADDRESS_BURST", defaults.address_burst),
-            trust_forwarded_for=env.get("TRUST_X_FORWARDED_FOR", "").strip().lower() in ("1", "true", "yes"),
+            trust_forwarded_for=flag("TRUST_X_FORWARDED_FOR", default=False),
             widget_origins=tuple(
                 origin.strip().rstrip("/")
                 for origin in env.get("WIDGET_ORIGINS", "*").split(",")
                 if origin.strip()
             )
             or ("*",),
-            demo_store=env.get("DEMO_STORE", "").strip().lower() in ("1", "true", "yes")
-            or (env.get("DEMO_STORE", "") == "" and env.get("APP_ENV", "").strip().lower() != "production"),
+            # On unless switched off; in production off unless switched on.
+            demo_store=flag("DEMO_STORE", default=environment != "production"),
         )
         if settings.environment == "production":
             if settings.secret_key in ("", DEV_SECRET):

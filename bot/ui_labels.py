@@ -34,3 +34,9 @@ def labels_for(name: str, language: str) -> dict[str, str]:
     """The catalogue in one language; a missing text falls back to the default language."""
     language = language if language in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
     return {key: texts.get(language) or texts[DEFAULT_LANGUAGE] for key, texts in ui_labels(name).items()}
+
+
+def labels_by_language(name: str) -> dict[str, dict[str, str]]:
+    """The catalogue in every supported language (language → key → text), for pages
+    that switch language without another request."""
+    return {language: labels_for(name, language) for language in SUPPORTED_LANGUAGES}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
@@ -29,12 +28,13 @@ from bot.web.context import (
     LANGUAGES,
     RASA_SESSION,
     SETTINGS,
+    STATIC_DIR,
     THROTTLE,
     ConversationLanguages,
     error_response,
+    first_language,
     read_limited,
-    render,
-    reply_language,
+    say,
 )
 from bot.web.labels import setup_labels
 from bot.web.live import Hub
@@ -50,8 +50,6 @@ MAX_BODY_BYTES = 64 * 1024
 #: Largest NLG request from Rasa (it carries the conversation's whole tracker).
 MAX_NLG_BODY_BYTES = 32 * 1024 * 1024
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-
 
 @web.middleware
 async def error_middleware(
@@ -61,9 +59,12 @@ async def error_middleware(
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        language = reply_language(request)
-        message = render(
-            request, "utter_message_too_long", language, max_length=request.app[SETTINGS].max_message_length
+        language = first_language(request.app, None, request.headers.get("Accept-Language"))
+        message = say(
+            request.app,
+            "utter_message_too_long",
+            language,
+            max_length=request.app[SETTINGS].max_message_length,
         )
         return error_response(413, "too_large", message["text"], language=language)
     except web.HTTPException as error:

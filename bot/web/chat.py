@@ -12,7 +12,6 @@ nothing is lost and nothing is answered twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -24,12 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.conversation_log import Turn, begin_turn, conversation_owner, history, record_replies
 from bot.db.models import Conversation, Escalation, StaffMember
-from bot.languages import language_from_locale
 from bot.orders.tokens import InvalidToken
 from bot.orders.tokens import verify as verify_token
 from bot.web.context import (
     ADDRESS_THROTTLE,
-    CATALOGUE,
     DATABASE,
     HUB,
     LANGUAGES,
@@ -38,6 +35,8 @@ from bot.web.context import (
     THROTTLE,
     client_address,
     error_response,
+    first_language,
+    say,
 )
 from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming, valid_conversation_id
 
@@ -79,23 +78,6 @@ class ChatResult:
             return body
         body.update(messages=self.messages, with_person=self.with_person, message=self.buyer)
         return body
-
-
-def first_language(app: web.Application, message: IncomingMessage, accept_language: str | None) -> str:
-    """The language to answer in before Rasa has said: conversation, then locale, then default."""
-    return (
-        app[LANGUAGES].get(message.conversation_id)
-        or language_from_locale(message.locale)
-        or language_from_locale(accept_language)
-        or app[SETTINGS].default_language
-    )
-
-
-def say(app: web.Application, name: str, language: str, **values: Any) -> dict[str, Any]:
-    """A response from the catalogue, filled with the store's details."""
-    settings = app[SETTINGS]
-    filled = {"store_name": settings.store_name, "support_email": settings.support_email, **values}
-    return app[CATALOGUE].render(name, language, filled) or {"text": name}
 
 
 def verified_customer(app: web.Application, token: str | None, conversation_id: str) -> dict[str, str] | None:
@@ -363,10 +345,8 @@ class BuyerSocket:
         self.queue: asyncio.Queue[IncomingMessage | None] = asyncio.Queue()
 
     async def send(self, event: dict[str, Any]) -> None:
-        if not self.socket.closed:
-            # Gone: the widget finds everything in the history when it reconnects.
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.socket.send_json(event)
+        # A socket gone meanwhile is skipped: the widget finds everything in the history.
+        await self.app[HUB].send(self.socket, event)
 
     def subscribe(self, conversation_id: str) -> None:
         self.unsubscribe()
@@ -482,7 +462,8 @@ class BuyerSocket:
                 )
                 continue
             event_type = "error" if result.error else "reply"
-            await self.send({"type": event_type, **result.as_json(), **(result.as_json().get("error") or {})})
+            body = result.as_json()
+            await self.send({"type": event_type, **body, **(body.get("error") or {})})
 
     async def run(self) -> None:
         worker = asyncio.create_task(self.work())

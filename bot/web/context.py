@@ -7,6 +7,8 @@ them without importing each other.
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, web
@@ -46,6 +48,9 @@ class ConversationLanguages:
             self._languages.popitem(last=False)
 
 
+#: The pages and scripts the web service serves.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
 SETTINGS = web.AppKey("settings", Settings)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
 LANGUAGES = web.AppKey("languages", ConversationLanguages)
@@ -56,17 +61,21 @@ THROTTLE = web.AppKey("throttle", Throttle)
 ADDRESS_THROTTLE = web.AppKey("address_throttle", Throttle)
 
 
-def reply_language(request: web.Request, message: IncomingMessage | None = None) -> str:
-    """The language to answer in before Rasa has said: conversation, then locale, then default."""
-    settings = request.app[SETTINGS]
+def first_language(app: web.Application, message: IncomingMessage | None, accept_language: str | None) -> str:
+    """The language to answer in before Rasa has said: conversation, then locale, then
+    the browser's Accept-Language, then the store's default."""
     if message is not None:
-        known = request.app[LANGUAGES].get(message.conversation_id)
+        known = app[LANGUAGES].get(message.conversation_id) or language_from_locale(message.locale)
         if known:
             return known
-        from_locale = language_from_locale(message.locale)
-        if from_locale:
-            return from_locale
-    return language_from_locale(request.headers.get("Accept-Language")) or settings.default_language
+    return language_from_locale(accept_language) or app[SETTINGS].default_language
+
+
+@cache
+def static_file(name: str) -> bytes:
+    """A file of STATIC_DIR, read once: the widget and the store page are served on
+    every page view of every store."""
+    return (STATIC_DIR / name).read_bytes()
 
 
 def client_address(request: web.Request) -> str:
@@ -80,11 +89,11 @@ def client_address(request: web.Request) -> str:
     return request.remote or ""
 
 
-def render(request: web.Request, name: str, language: str, **values: Any) -> dict[str, Any]:
-    settings = request.app[SETTINGS]
+def say(app: web.Application, name: str, language: str, **values: Any) -> dict[str, Any]:
+    """A response from the catalogue, filled with the store's details."""
+    settings = app[SETTINGS]
     filled = {"store_name": settings.store_name, "support_email": settings.support_email, **values}
-    message = request.app[CATALOGUE].render(name, language, filled)
-    return message or {"text": name}
+    return app[CATALOGUE].render(name, language, filled) or {"text": name}
 
 
 def error_response(status: int, code: str, detail: str, **extra: Any) -> web.Response:

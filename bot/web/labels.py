@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.languages import RTL_LANGUAGES, SUPPORTED_LANGUAGES, language_from_locale
-from bot.ui_labels import CATALOGUES, labels_for, ui_labels
+from bot.ui_labels import CATALOGUES, labels_by_language, labels_for
 from bot.web.context import SETTINGS, error_response
 
 
@@ -24,12 +24,12 @@ async def labels(request: web.Request) -> web.Response:
     wanted = request.query.get("lang", "")
     headers = {"Cache-Control": "public, max-age=300"}
     if wanted == "all":
-        by_language = {
-            language: {key: texts.get(language, texts["en"]) for key, texts in ui_labels(name).items()}
-            for language in SUPPORTED_LANGUAGES
-        }
         return web.json_response(
-            {"languages": list(SUPPORTED_LANGUAGES), "rtl": sorted(RTL_LANGUAGES), "labels": by_language},
+            {
+                "languages": list(SUPPORTED_LANGUAGES),
+                "rtl": sorted(RTL_LANGUAGES),
+                "labels": labels_by_language(name),
+            },
             headers=headers,
         )
     language = (

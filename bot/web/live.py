@@ -33,7 +33,7 @@ class Hub:
             if not sockets:
                 del self.buyers[conversation_id]  # no growth with every conversation ever seen
 
-    async def _send(self, socket: web.WebSocketResponse, event: dict[str, Any]) -> None:
+    async def send(self, socket: web.WebSocketResponse, event: dict[str, Any]) -> None:
         if socket.closed:
             return
         try:
@@ -45,10 +45,10 @@ class Hub:
         self, conversation_id: str, event: dict[str, Any], exclude: web.WebSocketResponse | None = None
     ) -> None:
         sockets = [s for s in self.buyers.get(conversation_id, ()) if s is not exclude]
-        await asyncio.gather(*(self._send(s, event) for s in sockets))
+        await asyncio.gather(*(self.send(s, event) for s in sockets))
 
     async def to_staff(self, event: dict[str, Any]) -> None:
-        await asyncio.gather(*(self._send(s, event) for s in list(self.staff)))
+        await asyncio.gather(*(self.send(s, event) for s in list(self.staff)))
 
     async def close_all(self) -> None:
         sockets = [*self.staff, *(s for group in self.buyers.values() for s in group)]

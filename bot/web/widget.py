@@ -17,17 +17,15 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp import hdrs, web
 
 from bot.languages import NATIVE_NAMES, RTL_LANGUAGES, SUPPORTED_LANGUAGES, language_from_locale
 from bot.orders import demo
 from bot.orders.tokens import sign
-from bot.ui_labels import labels_for, ui_labels
-from bot.web.context import SETTINGS, error_response
+from bot.ui_labels import labels_by_language, labels_for
+from bot.web.context import SETTINGS, error_response, static_file
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Paths a store's pages call from their own origin.
 CROSS_ORIGIN_PREFIXES = ("/api/chat", "/api/widget/", "/api/ui/labels/", "/ws/chat")
 #: Demo customers of the demo store (bot/orders/demo.py): (customer id, email) by role.
@@ -71,7 +69,7 @@ async def cors_middleware(
 async def widget_script(request: web.Request) -> web.Response:
     """The widget, gzipped for browsers that accept it (a quarter of the bytes)."""
     response = web.Response(
-        body=(STATIC_DIR / "widget.js").read_bytes(),
+        body=static_file("widget.js"),
         content_type="text/javascript",
         charset="utf-8",
         headers={hdrs.CACHE_CONTROL: "public, max-age=300"},
@@ -83,16 +81,12 @@ async def widget_script(request: web.Request) -> web.Response:
 async def widget_config(request: web.Request) -> web.Response:
     """Everything the widget needs before it shows itself, in one cacheable response."""
     settings = request.app[SETTINGS]
-    labels = ui_labels("widget")
     response = web.json_response(
         {
             "languages": list(SUPPORTED_LANGUAGES),
             "rtl": sorted(RTL_LANGUAGES),
             "max_message_length": settings.max_message_length,
-            "labels": {
-                language: {key: texts.get(language) or texts["en"] for key, texts in labels.items()}
-                for language in SUPPORTED_LANGUAGES
-            },
+            "labels": labels_by_language("widget"),
         },
         headers={hdrs.CACHE_CONTROL: "public, max-age=300"},
     )
@@ -119,7 +113,7 @@ async def store_page(request: web.Request) -> web.Response:
         customer_id, name, email = _demo_customer(DEMO_SHOPPERS[shopper])
         # What a real store's server does for a signed-in customer (README: customer tokens).
         token = sign(customer_id, email, int(time.time()) + 3600, settings.customer_token_secret)
-    template = (STATIC_DIR / "store.html").read_text(encoding="utf-8")
+    template = static_file("store.html").decode("utf-8")
     values = {
         "lang": language,
         "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
