@@ -93,10 +93,31 @@ def figures(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: Any) -> Any:
+    """A cell a spreadsheet shows as text: staff names, topics and language codes are
+    typed by other people, and ``=HYPERLINK(...)`` in one would open the export as a live
+    formula. Such text gets a leading ``'``; numbers are left as they are."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
+
+
+class _SafeWriter:
+    """A CSV writer that neutralises every cell it writes."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([neutralise(cell) for cell in row])
+
+
 def as_csv(data: dict[str, Any]) -> str:
     """The figures as CSV rows: section, key, value columns a spreadsheet can chart."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(["section", "key", "ratings", "average", "csat_percent", "value"])
     writer.writerow(["period", "from", "", "", "", data["from"]])
     writer.writerow(["period", "to", "", "", "", data["to"]])
