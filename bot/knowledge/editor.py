@@ -13,6 +13,7 @@ layout in the rest of the file survive an edit made through the API.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -36,6 +38,7 @@ from bot.knowledge.loader import (
     load_file,
     read_placeholders,
     read_yaml,
+    screen_yaml,
 )
 from bot.knowledge.model import Entry, Problem
 
@@ -104,7 +107,7 @@ class KnowledgeEditor:
             candidate = Path(scratch) / name
             candidate.write_bytes(data)
             entries, problems = load_file(candidate, known)
-        problems = [Problem(path, p.line, p.message) for p in problems]
+        problems = [dataclasses.replace(p, path=path) for p in problems]  # keeps RefusedYaml
         if problems:
             return problems
         taken = self._ids_elsewhere(path, known)
@@ -221,8 +224,18 @@ class KnowledgeEditor:
         if not path.exists():
             return CommentedMap({"entries": CommentedSeq()})
         try:
-            document = _yaml().load(path.read_text(encoding="utf-8"))
-        except (YAMLError, UnicodeDecodeError) as error:
+            text = path.read_text(encoding="utf-8")
+            # ruamel keeps aliases as they are, but refuse what the loader refuses first.
+            refused = screen_yaml(path, text)
+            if refused:
+                raise EditError(
+                    409,
+                    "file_has_errors",
+                    f"{path.name} has errors; fix or upload the whole file first.",
+                    refused,
+                )
+            document = _yaml().load(text)
+        except (YAMLError, yaml.YAMLError, UnicodeDecodeError) as error:
             raise EditError(
                 409,
                 "file_has_errors",

@@ -2,11 +2,17 @@
 
 Every problem is reported with its file and line, in words an admin can act on;
 a file with problems is rejected whole, so nothing is ever served half-loaded.
+
+Files come from admins (the API, the folder), so their YAML is screened before
+anything is built from it: anchors and aliases are refused (a 400-byte "billion
+laughs" file expands into millions of strings), and so are files with more nodes
+or deeper nesting than any real knowledge base has.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,14 @@ MAX_FILE_BYTES = 1_000_000
 STORE_FILE = "store.yml"
 #: Placeholders the service fills from its own settings.
 SETTINGS_PLACEHOLDERS = frozenset({"store_name", "support_email"})
+
+#: Most YAML nodes (scalars, lists, mappings) one file may hold: a few hundred entries
+#: in ten languages need a few tens of thousands.
+MAX_NODES = 100_000
+#: Deepest nesting of lists and mappings: an entry needs four levels.
+MAX_DEPTH = 20
+#: The problem of a file that uses ``&anchor`` or ``*alias``.
+ALIASES_REFUSED = "anchors and aliases are not allowed (&name, *name): write each text out in full"
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -44,8 +58,41 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
+@dataclass(frozen=True)
+class RefusedYaml(Problem):
+    """A file refused before it was read (aliases, too many nodes, too deep): the admin
+    API answers these with an error, not as a validation report."""
+
+
+def screen_yaml(path: Path, text: str) -> list[Problem]:
+    """Refuse anchors, aliases and oversized structures from the parser's events alone,
+    before any node is composed or constructed (linear in the text's length).
+
+    Raises ``yaml.YAMLError`` for a syntax error, like loading would."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if not isinstance(event, yaml.NodeEvent):
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            continue
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+            return [RefusedYaml(path, line, ALIASES_REFUSED)]
+        nodes += 1
+        if nodes > MAX_NODES:
+            return [
+                RefusedYaml(path, line, f"has more than {MAX_NODES:,} values; split it into several files")
+            ]
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return [RefusedYaml(path, line, f"nests lists and mappings more than {MAX_DEPTH} deep")]
+    return []
+
+
 def read_yaml(path: Path) -> tuple[Any, list[Problem]]:
-    """Parse one file; problems for size, encoding and YAML syntax, with the line."""
+    """Parse one file; problems for size, encoding, YAML syntax and refused structures
+    (anchors, aliases, too many nodes, too deep), with the line."""
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -58,6 +105,9 @@ def read_yaml(path: Path) -> tuple[Any, list[Problem]]:
         line = raw[: error.start].count(b"\n") + 1
         return None, [Problem(path, line, "is not UTF-8 text (save it as UTF-8)")]
     try:
+        refused = screen_yaml(path, text)
+        if refused:
+            return None, refused
         return yaml.load(text, Loader=_LineLoader), []
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else 0

@@ -21,7 +21,7 @@ from aiohttp import web
 from bot.db.database import Database
 from bot.knowledge.editor import EditError, KnowledgeEditor, entry_as_dict
 from bot.knowledge.feedback import FeedbackStore
-from bot.knowledge.loader import MAX_FILE_BYTES, entry_files
+from bot.knowledge.loader import MAX_DEPTH, MAX_FILE_BYTES, RefusedYaml, entry_files
 from bot.knowledge.model import Problem
 from bot.knowledge.service import KnowledgeService
 from bot.knowledge.unanswered import group_questions
@@ -115,11 +115,22 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     raw = await _read_body(request, MAX_ENTRY_BYTES)
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise EditError(400, "invalid_json", "The body must be a JSON object in UTF-8.") from error
     if not isinstance(body, dict):
         raise EditError(400, "invalid_json", "The body must be a JSON object (one entry).")
+    if _depth(body) > MAX_DEPTH:
+        raise EditError(400, "invalid_json", f"The entry nests more than {MAX_DEPTH} levels deep.")
     return body
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply lists and objects nest in ``value`` (counting stops past ``limit``), so
+    an entry is refused before it is turned into YAML nodes."""
+    if not isinstance(value, (dict, list)) or limit < 0:
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
 
 
 async def _snapshot(request: web.Request) -> Any:
@@ -232,6 +243,8 @@ async def validate_file(request: web.Request) -> web.Response:
     request.app[EDITOR].path_for(name)
     data = await _read_body(request, MAX_FILE_BYTES)
     problems = await asyncio.to_thread(request.app[EDITOR].check, name, data)
+    if any(isinstance(p, RefusedYaml) for p in problems):
+        return _error(422, "unsafe_yaml", f"{name} was refused unread.", problems)
     return web.json_response(
         {"file": name, "valid": not problems, "problems": [_problem(p) for p in problems]}
     )
