@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-secret-change-me"
 DEV_ADMIN_TOKEN = "dev-admin-token"
 DEV_CUSTOMER_SECRET = "dev-customer-token-secret"
+DEV_CONVERSATION_SECRET = "dev-conversation-key-secret"
 
 
 class SettingsError(ValueError):
@@ -53,6 +54,17 @@ class Settings:
     admin_token: str = DEV_ADMIN_TOKEN
     #: Shared with the store's server, which signs customer tokens with it (bot/orders/tokens.py).
     customer_token_secret: str = DEV_CUSTOMER_SECRET
+    #: Signs the key issued with each conversation id (bot/web/messages.py): the proof a
+    #: widget must show to read or continue its conversation. The service's own secret.
+    conversation_secret: str = DEV_CONVERSATION_SECRET
+    #: Open chat WebSockets allowed from one client address at a time.
+    sockets_per_address: int = 20
+    #: Hellos and history reads per client address: sustained per second, and in one burst.
+    reads_per_second: float = 2.0
+    reads_burst: int = 40
+    #: A buyer message claimed but unanswered for this long is taken over by a retry
+    #: (its worker died); 0: the Rasa timeout plus 10 s.
+    claim_stale_seconds: float = 0.0
     #: Messages a conversation may send per second, sustained, and in one burst;
     #: faster senders are told to slow down (bot/web/throttle.py).
     chat_rate_per_second: float = 1.0
@@ -179,6 +191,10 @@ class Settings:
             service_file=Path(env.get("SERVICE_FILE", str(defaults.service_file))),
             admin_token=env.get("ADMIN_TOKEN", defaults.admin_token),
             customer_token_secret=env.get("CUSTOMER_TOKEN_SECRET", defaults.customer_token_secret),
+            conversation_secret=env.get("CONVERSATION_SECRET", defaults.conversation_secret),
+            sockets_per_address=integer("CHAT_SOCKETS_PER_ADDRESS", defaults.sockets_per_address),
+            reads_per_second=float(integer("CHAT_READS_PER_MINUTE", 120)) / 60,
+            reads_burst=integer("CHAT_READS_BURST", defaults.reads_burst),
             chat_rate_per_second=float(integer("CHAT_MESSAGES_PER_MINUTE", 60)) / 60,
             chat_burst=integer("CHAT_BURST", defaults.chat_burst),
             address_rate_per_second=float(integer("ADDRESS_MESSAGES_PER_MINUTE", 600)) / 60,
@@ -199,6 +215,7 @@ class Settings:
             for name, value, default in (
                 ("ADMIN_TOKEN", settings.admin_token, DEV_ADMIN_TOKEN),
                 ("CUSTOMER_TOKEN_SECRET", settings.customer_token_secret, DEV_CUSTOMER_SECRET),
+                ("CONVERSATION_SECRET", settings.conversation_secret, DEV_CONVERSATION_SECRET),
             ):
                 if len(value) < 24 or value == default:
                     raise SettingsError(
@@ -226,6 +243,10 @@ class Settings:
             "SERVICE_FILE": str(self.service_file),
             "ADMIN_TOKEN": self.admin_token,
             "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
+            "CONVERSATION_SECRET": self.conversation_secret,
+            "CHAT_SOCKETS_PER_ADDRESS": str(self.sockets_per_address),
+            "CHAT_READS_PER_MINUTE": str(max(1, round(self.reads_per_second * 60))),
+            "CHAT_READS_BURST": str(self.reads_burst),
             "CHAT_MESSAGES_PER_MINUTE": str(max(1, round(self.chat_rate_per_second * 60))),
             "CHAT_BURST": str(self.chat_burst),
             "ADDRESS_MESSAGES_PER_MINUTE": str(max(1, round(self.address_rate_per_second * 60))),

@@ -222,6 +222,13 @@ class ConversationMessage(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # buttons, payloads
     client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: A buyer message's progress: pending (claimed, being answered), answered, failed
+    #: (the assistant was unavailable: a retry claims it again). None: not a buyer message.
+    state: Mapped[str | None] = mapped_column(String(10), default=None)
+    #: When the pending claim was taken (a claim older than the assistant's timeout is stale).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: The buyer message a bot reply answers.
+    reply_to_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     __table_args__ = (
         Index("ix_conversation_messages_conversation", "conversation_id", "id"),

@@ -1,12 +1,18 @@
 """The buyer's side of the web service: one path for every chat message.
 
 The widget talks over WebSocket (``/ws/chat``) and falls back to HTTP
-(``POST /api/chat`` to send, ``GET /api/chat/history`` to catch up); both end in
+(``POST /api/chat`` to send, ``POST /api/chat/history`` to catch up); both end in
 :func:`handle_message`, which stores the message, sends it to a person or to
 Rasa, stores the replies and returns them with their log ids. The widget keeps
 each message until its replies arrive and sends it again with the same
 ``client_msg_id`` after a network loss; the log recognises the retry, so
 nothing is lost and nothing is answered twice.
+
+Conversations are the server's: the first contact (a hello or a message without
+a conversation id) gets a new id of 192 random bits and its key (an HMAC, see
+``bot.web.messages.conversation_key``). Every later message, hello and history
+read must show both; ids never travel in a URL. A conversation bound to a
+signed-in customer also needs that customer's token.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,24 +28,47 @@ from aiohttp import ClientError, WSMsgType, web
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.conversation_log import Turn, begin_turn, conversation_owner, history, record_replies
+from bot.conversation_log import (
+    ClaimOutcome,
+    Turn,
+    begin_turn,
+    claim_outcome,
+    conversation_owner,
+    history,
+    mark_failed,
+    record_replies,
+)
 from bot.db.models import Conversation, Escalation, StaffMember
 from bot.orders.tokens import InvalidToken
 from bot.orders.tokens import verify as verify_token
 from bot.web.context import (
     ADDRESS_THROTTLE,
+    CHAT_SOCKETS,
+    CONVERSATION_LOCKS,
     DATABASE,
     HUB,
     LANGUAGES,
     RASA_SESSION,
+    READ_THROTTLE,
     SETTINGS,
     THROTTLE,
+    VIEWERS,
+    ConnectionCap,
+    ConversationLocks,
     client_address,
-    error_response,
     first_language,
     say,
 )
-from bot.web.messages import IncomingMessage, InvalidMessage, parse_incoming, valid_conversation_id
+from bot.web.messages import (
+    IncomingMessage,
+    InvalidMessage,
+    conversation_key,
+    new_conversation_id,
+    parse_incoming,
+    valid_conversation_id,
+    valid_conversation_key,
+)
+from bot.web.throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +76,8 @@ logger = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
 #: Messages waiting to be answered on one socket before more are refused outright.
 MAX_QUEUED = 50
+#: The header (HTTP) that carries the conversation key; never a query parameter.
+KEY_HEADER = "X-Conversation-Key"
 
 
 @dataclass
@@ -57,12 +89,14 @@ class ChatResult:
     language: str
     #: The replies (bot), each with its log id when the log could be written.
     messages: list[dict[str, Any]] = field(default_factory=list)
-    #: The buyer's message as stored (None for an empty message or a retry).
+    #: The buyer's message as stored (None for an empty message).
     buyer: dict[str, Any] | None = None
     with_person: bool = False
     #: (HTTP status, code, text in the buyer's language) when the message was refused.
     error: tuple[int, str, str] | None = None
     retry_after: float | None = None
+    #: Sent once, with a conversation the server has just issued.
+    conversation_key: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -70,6 +104,8 @@ class ChatResult:
             "client_msg_id": self.client_msg_id,
             "language": self.language,
         }
+        if self.conversation_key:
+            body["conversation_key"] = self.conversation_key
         if self.error:
             _, code, detail = self.error
             body["error"] = {"code": code, "detail": detail, "language": self.language}
@@ -93,6 +129,27 @@ def verified_customer(app: web.Application, token: str | None, conversation_id: 
     return {"id": identity.customer_id, "email": identity.email}
 
 
+def key_is_valid(app: web.Application, conversation_id: str, key: object) -> bool:
+    return valid_conversation_id(conversation_id) and valid_conversation_key(
+        app[SETTINGS].conversation_secret, conversation_id, key
+    )
+
+
+def issue_conversation(app: web.Application) -> tuple[str, str]:
+    """A new conversation id and its key (nothing is stored until its first message)."""
+    conversation_id = new_conversation_id()
+    return conversation_id, conversation_key(app[SETTINGS].conversation_secret, conversation_id)
+
+
+def _not_yours(app: web.Application, language: str) -> str:
+    return str(say(app, "utter_conversation_not_yours", language)["text"])
+
+
+def _claim_stale_after(app: web.Application) -> float:
+    settings = app[SETTINGS]
+    return settings.claim_stale_seconds or settings.rasa_timeout_seconds + 10.0
+
+
 async def handle_message(
     app: web.Application,
     message: IncomingMessage,
@@ -104,6 +161,12 @@ async def handle_message(
     settings = app[SETTINGS]
     language = first_language(app, message, accept_language)
     result = ChatResult(message.conversation_id, message.client_msg_id, language)
+    if message.new_conversation:
+        result.conversation_key = conversation_key(settings.conversation_secret, message.conversation_id)
+    elif not key_is_valid(app, message.conversation_id, message.conversation_key):
+        # A guessed, copied or client-made id: nothing of that conversation is shown or continued.
+        result.error = (403, "conversation_not_yours", _not_yours(app, language))
+        return result
     if len(message.text) > settings.max_message_length:
         text = say(app, "utter_message_too_long", language, max_length=settings.max_message_length)["text"]
         result.error = (413, "message_too_long", text)
@@ -118,18 +181,34 @@ async def handle_message(
         return result
 
     customer = verified_customer(app, message.customer_token, message.conversation_id)
+    # One message of a conversation at a time, in arrival order: replies never interleave.
+    async with app[CONVERSATION_LOCKS].hold(message.conversation_id):
+        return await _answer(app, message, customer, result, client_address, origin)
+
+
+async def _answer(
+    app: web.Application,
+    message: IncomingMessage,
+    customer: dict[str, str] | None,
+    result: ChatResult,
+    client_address: str,
+    origin: web.WebSocketResponse | None,
+) -> ChatResult:
+    language = result.language
     turn = await _begin(app, message, customer)
     if turn.other_customer:
-        result.error = (
-            403,
-            "conversation_not_yours",
-            say(app, "utter_conversation_not_yours", language)["text"],
-        )
+        result.error = (403, "conversation_not_yours", _not_yours(app, language))
         return result
+    if turn.bound_now and customer is not None:
+        # From now on the conversation holds this customer's orders: listeners that
+        # cannot show her token hear nothing more of it.
+        await evict_strangers(app, message.conversation_id, customer["id"])
     result.buyer = turn.message
-    if turn.earlier_replies:  # a retry of a message answered already
+    if turn.earlier_replies is not None:  # a retry of a message answered already
         result.messages = turn.earlier_replies
         return result
+    if turn.in_flight_id is not None:  # its first copy is being answered (another worker)
+        return await _wait_for_first_copy(app, turn.in_flight_id, result)
     if turn.escalation_id is not None:
         result.with_person = True
         stored = turn.message or {}
@@ -161,19 +240,59 @@ async def handle_message(
             if response.status != 200:
                 raise ClientError(f"Rasa answered HTTP {response.status}")
             replies = await response.json()
-    except (ClientError, TimeoutError, json.JSONDecodeError) as error:
-        # The message is in the log: the widget's retry gets it answered.
+        shown = [_reply(r) for r in replies if isinstance(r, dict)] if isinstance(replies, list) else []
+        if not shown:
+            # Rasa says nothing when its action server is down: that is no answer.
+            raise ClientError("Rasa answered with no replies")
+    except (ClientError, asyncio.TimeoutError, json.JSONDecodeError) as error:
+        # The message is in the log, marked failed: the widget's retry gets it answered.
         logger.error("Rasa unavailable for %s: %s", message.conversation_id, error)
+        await _mark_failed(app, turn.claimed_id)
         result.error = (503, "assistant_unavailable", say(app, "utter_service_unavailable", language)["text"])
         return result
     result.language = app[LANGUAGES].get(message.conversation_id) or language
-    shown = [_reply(r) for r in replies if isinstance(r, dict)]
-    result.messages = await _record(app, message.conversation_id, shown, result.language) or shown
+    result.messages = (
+        await _record(app, message.conversation_id, shown, result.language, turn.claimed_id) or shown
+    )
     await _echo(app, result, origin)
     return result
 
 
+async def _wait_for_first_copy(app: web.Application, message_id: int, result: ChatResult) -> ChatResult:
+    """Poll the log until the other copy of this message is answered, then give its
+    replies; if it failed or takes longer than Rasa may, the widget tries again later."""
+    deadline = time.monotonic() + app[SETTINGS].rasa_timeout_seconds + 5.0
+    pause = 0.05
+    outcome = ClaimOutcome("pending")
+    while True:
+        try:
+            outcome = await app[DATABASE].run(lambda: _read_outcome(app, message_id))
+        except SQLAlchemyError:
+            logger.exception("Could not read the claim of message %s", message_id)
+        if outcome.state != "pending" or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(pause)
+        pause = min(0.5, pause * 1.5)
+    if outcome.state == "answered":
+        result.messages = outcome.replies or []
+        return result
+    if outcome.state == "failed":
+        text = say(app, "utter_service_unavailable", result.language)["text"]
+        result.error = (503, "assistant_unavailable", text)
+        return result
+    result.error = (409, "pending", say(app, "utter_slow_down", result.language)["text"])
+    result.retry_after = 2.0
+    return result
+
+
+def _read_outcome(app: web.Application, message_id: int) -> ClaimOutcome:
+    with app[DATABASE].session() as session:
+        return claim_outcome(session, message_id)
+
+
 async def _begin(app: web.Application, message: IncomingMessage, customer: dict[str, str] | None) -> Turn:
+    stale_after = _claim_stale_after(app)
+
     def work() -> Turn:
         with app[DATABASE].session() as session:
             return begin_turn(
@@ -183,6 +302,7 @@ async def _begin(app: web.Application, message: IncomingMessage, customer: dict[
                 message.client_msg_id,
                 customer["id"] if customer else None,
                 message.shown,
+                stale_after=stale_after,
             )
 
     try:
@@ -193,12 +313,31 @@ async def _begin(app: web.Application, message: IncomingMessage, customer: dict[
         return Turn()
 
 
+async def _mark_failed(app: web.Application, message_id: int | None) -> None:
+    if message_id is None:
+        return
+
+    def work() -> None:
+        with app[DATABASE].session() as session:
+            mark_failed(session, message_id)
+
+    try:
+        await app[DATABASE].run(work)
+    except SQLAlchemyError:
+        # Left pending, the claim goes stale and a retry takes it over.
+        logger.exception("Could not mark message %s unanswered", message_id)
+
+
 async def _record(
-    app: web.Application, conversation_id: str, replies: list[dict[str, Any]], language: str | None
+    app: web.Application,
+    conversation_id: str,
+    replies: list[dict[str, Any]],
+    language: str | None,
+    reply_to: int | None,
 ) -> list[dict[str, Any]] | None:
     def work() -> list[dict[str, Any]]:
         with app[DATABASE].session() as session:
-            return record_replies(session, conversation_id, replies, language)
+            return record_replies(session, conversation_id, replies, language, reply_to=reply_to)
 
     try:
         return await app[DATABASE].run(work)
@@ -216,6 +355,24 @@ async def _echo(app: web.Application, result: ChatResult, origin: web.WebSocketR
         )
 
 
+async def evict_strangers(app: web.Application, conversation_id: str, owner: str) -> None:
+    """Unsubscribe every socket of the conversation that has not proved to be ``owner``
+    (the customer it now belongs to) and tell it so; it gets no further pushes."""
+    hub = app[HUB]
+    viewers = app[VIEWERS]
+    for socket in list(hub.buyers.get(conversation_id, ())):
+        if viewers.get(socket) != owner:
+            hub.unsubscribe(conversation_id, socket)
+            await hub.send(
+                socket,
+                {
+                    "type": "error",
+                    "code": "conversation_not_yours",
+                    "detail": _not_yours(app, app[LANGUAGES].get(conversation_id) or "en"),
+                },
+            )
+
+
 def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:
     """Keep the parts of a Rasa REST reply the widget shows."""
     reply: dict[str, Any] = {}
@@ -225,20 +382,32 @@ def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def _error(status: int, code: str, detail: str, language: str, **extra: Any) -> web.Response:
+    body = {"error": {"code": code, "detail": detail, "language": language, **extra}}
+    headers = {"Retry-After": str(max(1, round(extra["retry_after"])))} if "retry_after" in extra else None
+    return web.json_response(body, status=status, headers=headers)
+
+
 async def chat(request: web.Request) -> web.Response:
     """``POST /api/chat``: one buyer message; the replies come back in the response.
 
-    Body: ``{conversation_id?, client_msg_id?, text | payload, shown?, locale?,
-    customer_token?, time_zone?}``.
+    Body: ``{conversation_id?, conversation_key?, client_msg_id?, text | payload, shown?,
+    locale?, customer_token?, time_zone?}`` (the key may come in ``X-Conversation-Key``
+    instead). Without a conversation id the server starts one and returns its id and key.
     """
+    language = first_language(request.app, None, request.headers.get("Accept-Language"))
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "invalid_json", "The request body must be valid JSON.")
+        return _error(400, "invalid_json", "The request body must be valid JSON.", language)
+    if isinstance(body, dict) and KEY_HEADER in request.headers and "conversation_key" not in body:
+        body["conversation_key"] = request.headers[KEY_HEADER]
     try:
         message = parse_incoming(body)
     except InvalidMessage as error:
-        return error_response(400, error.code, error.detail)
+        if error.code == "invalid_conversation_id":
+            return _error(400, error.code, _not_yours(request.app, language), language)
+        return _error(400, error.code, error.detail, language)
     result = await handle_message(
         request.app, message, client_address(request), request.headers.get("Accept-Language")
     )
@@ -252,20 +421,24 @@ async def chat(request: web.Request) -> web.Response:
 class _Access:
     allowed: bool
     conversation: dict[str, Any] = field(default_factory=dict)
+    #: The signed-in customer the reader proved to be (None: anonymous).
+    viewer: str | None = None
 
 
 async def _access(app: web.Application, conversation_id: str, token: str | None) -> _Access:
     """May the holder of ``token`` (or nobody) read this conversation? With its state if so.
 
-    A conversation started by a signed-in customer is readable only with that
-    customer's token, so a shared computer or a copied id shows nobody else's orders.
+    The caller has checked the conversation key. A conversation started by (or bound
+    to) a signed-in customer is readable only with that customer's token too, so a
+    shared computer or a copied id and key show nobody else's orders.
     """
     customer = verified_customer(app, token, conversation_id)
+    viewer = customer["id"] if customer else None
 
     def read() -> _Access:
         with app[DATABASE].session() as session:
             owner = conversation_owner(session, conversation_id)
-            if owner is not None and (customer is None or customer["id"] != owner):
+            if owner is not None and owner != viewer:
                 return _Access(False)
             conversation = session.get(Conversation, conversation_id)
             agent = session.scalars(
@@ -280,6 +453,7 @@ async def _access(app: web.Application, conversation_id: str, token: str | None)
                     "agent": agent,
                     "with_person": agent is not None,
                 },
+                viewer,
             )
 
     return await app[DATABASE].run(read)
@@ -294,33 +468,43 @@ async def _history(app: web.Application, conversation_id: str, after: int) -> li
 
 
 async def chat_history(request: web.Request) -> web.Response:
-    """``GET /api/chat/history?conversation_id=…&after=<message id>``: what the buyer missed.
+    """``POST /api/chat/history``: what the buyer missed, body ``{conversation_id,
+    conversation_key, after}`` (the key may come in ``X-Conversation-Key``).
 
     The widget restores a conversation after a reload with it, and polls it when
-    WebSockets are blocked. A signed-in customer's conversation needs their
+    WebSockets are blocked. The id and key are in the body, so no URL, proxy or
+    access log holds them. A signed-in customer's conversation also needs their
     token in the ``X-Customer-Token`` header.
     """
-    conversation_id = request.query.get("conversation_id", "")
-    if not valid_conversation_id(conversation_id):
-        return error_response(
-            400, "invalid_conversation_id", "conversation_id must be 1-64 letters, digits or '_.:-'."
+    app = request.app
+    language = first_language(app, None, request.headers.get("Accept-Language"))
+    wait = app[READ_THROTTLE].wait(client_address(request))
+    if wait:
+        return _error(
+            429, "throttled", say(app, "utter_slow_down", language)["text"], language, retry_after=wait
         )
     try:
-        after = max(0, int(request.query.get("after", "0")))
-    except ValueError:
-        return error_response(400, "invalid_after", "after must be a message id (a whole number).")
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return _error(400, "invalid_body", "The request body must be a JSON object.", language)
+    conversation_id = body.get("conversation_id")
+    key = body.get("conversation_key") or request.headers.get(KEY_HEADER)
+    if not isinstance(conversation_id, str) or not key_is_valid(app, conversation_id, key):
+        return _error(403, "conversation_not_yours", _not_yours(app, language), language)
+    after = body.get("after", 0)
+    if not isinstance(after, int) or isinstance(after, bool):
+        return _error(400, "invalid_after", "after must be a message id (a whole number).", language)
     try:
-        access = await _access(request.app, conversation_id, request.headers.get("X-Customer-Token"))
+        access = await _access(app, conversation_id, request.headers.get("X-Customer-Token"))
         if not access.allowed:
-            return error_response(
-                403, "conversation_not_yours", "This conversation belongs to another customer."
-            )
-        messages = await _history(request.app, conversation_id, after)
+            return _error(403, "conversation_not_yours", _not_yours(app, language), language)
+        messages = await _history(app, conversation_id, max(0, after))
     except SQLAlchemyError:
         logger.exception("Could not read the history of %s", conversation_id)
-        return error_response(
-            503, "history_unavailable", "The conversation history is unavailable right now."
-        )
+        text = say(app, "utter_service_unavailable", language)["text"]
+        return _error(503, "history_unavailable", text, language)
     return web.json_response(
         {"conversation_id": conversation_id, "messages": messages, **access.conversation}
     )
@@ -329,108 +513,119 @@ async def chat_history(request: web.Request) -> web.Response:
 class BuyerSocket:
     """One widget's WebSocket: messages in, acknowledgements, replies and pushes out.
 
-    Frames from the widget (JSON): ``{"type": "hello", "conversation_id", "after",
-    "customer_token"}`` (subscribe, get what was missed) and ``{"type": "message",
-    "client_msg_id", "text" | "payload", …}``; ``ping`` gets ``pong``. Messages are
-    answered one at a time, in order, by a worker task, so reading the socket
-    (and throttling a flood) never waits for Rasa.
+    Frames from the widget (JSON): ``{"type": "hello", "conversation_id"?,
+    "conversation_key"?, "after", "customer_token"}`` (subscribe, get what was
+    missed; without an id the server starts a conversation and the history event
+    carries its id and key) and ``{"type": "message", "client_msg_id", "text" |
+    "payload", …}``; ``ping`` gets ``pong``. Messages are answered one at a time,
+    in order, by a worker task, so reading the socket (and throttling a flood)
+    never waits for Rasa.
     """
 
     def __init__(self, request: web.Request, socket: web.WebSocketResponse) -> None:
         self.request = request
         self.app = request.app
         self.socket = socket
+        self.address = client_address(request)
         self.conversation_id: str | None = None
+        self.conversation_key: str | None = None
         self.customer_token: str | None = None
         self.queue: asyncio.Queue[IncomingMessage | None] = asyncio.Queue()
+        #: Messages already queued when one was throttled: refused too, so none of them
+        #: overtakes the refused one (the widget sends them again, in order).
+        self.refuse_queued = 0
+
+    def language(self, message: IncomingMessage | None = None) -> str:
+        return first_language(self.app, message, self.request.headers.get("Accept-Language"))
 
     async def send(self, event: dict[str, Any]) -> None:
         # A socket gone meanwhile is skipped: the widget finds everything in the history.
         await self.app[HUB].send(self.socket, event)
 
-    def subscribe(self, conversation_id: str) -> None:
+    def subscribe(self, conversation_id: str, viewer: str | None) -> None:
         self.unsubscribe()
         self.conversation_id = conversation_id
+        self.app[VIEWERS][self.socket] = viewer
         self.app[HUB].subscribe(conversation_id, self.socket)
 
     def unsubscribe(self) -> None:
         if self.conversation_id:
             self.app[HUB].unsubscribe(self.conversation_id, self.socket)
 
-    async def hello(self, frame: dict[str, Any], quiet: bool = False) -> None:
-        conversation_id = frame.get("conversation_id")
-        if not isinstance(conversation_id, str) or not valid_conversation_id(conversation_id):
-            await self.send(
-                {
-                    "type": "error",
-                    "code": "invalid_conversation_id",
-                    "detail": "A valid conversation_id is required.",
-                }
+    async def refuse(self, code: str, detail: str, **extra: Any) -> None:
+        await self.send({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def hello(self, frame: dict[str, Any]) -> None:
+        language = self.language()
+        wait = self.app[READ_THROTTLE].wait(self.address)
+        if wait:
+            await self.refuse(
+                "throttled", say(self.app, "utter_slow_down", language)["text"], retry_after=round(wait, 2)
             )
+            return
+        conversation_id = frame.get("conversation_id")
+        key = frame.get("conversation_key")
+        issued: str | None = None
+        if conversation_id in (None, ""):
+            conversation_id, issued = issue_conversation(self.app)
+            key = issued
+        if not isinstance(conversation_id, str) or not key_is_valid(self.app, conversation_id, key):
+            await self.refuse("conversation_not_yours", _not_yours(self.app, language))
             return
         token = frame.get("customer_token") if isinstance(frame.get("customer_token"), str) else None
         after = frame["after"] if isinstance(frame.get("after"), int) else 0
         try:
+            customer = verified_customer(self.app, token, conversation_id)
+            # Subscribed before the check: a binding that lands meanwhile evicts this socket,
+            # one that landed before is seen by the check.
+            self.subscribe(conversation_id, customer["id"] if customer else None)
             access = await _access(self.app, conversation_id, token)
             if not access.allowed:
-                await self.send(
-                    {
-                        "type": "error",
-                        "code": "conversation_not_yours",
-                        "detail": "This conversation belongs to another customer.",
-                    }
-                )
+                self.unsubscribe()
+                self.conversation_id = None
+                await self.refuse("conversation_not_yours", _not_yours(self.app, language))
                 return
             self.customer_token = token
-            self.subscribe(conversation_id)
-            if quiet:
-                return
-            messages = await _history(self.app, conversation_id, max(0, after))
+            self.conversation_key = key if isinstance(key, str) else None
+            messages = [] if issued else await _history(self.app, conversation_id, max(0, after))
         except SQLAlchemyError:
             logger.exception("Could not read the history of %s", conversation_id)
-            await self.send(
-                {"type": "error", "code": "history_unavailable", "detail": "History unavailable."}
-            )
+            text = say(self.app, "utter_service_unavailable", language)["text"]
+            await self.refuse("history_unavailable", text)
             return
-        await self.send(
-            {
-                "type": "history",
-                "conversation_id": conversation_id,
-                "messages": messages,
-                **access.conversation,
-            }
-        )
+        event: dict[str, Any] = {
+            "type": "history",
+            "conversation_id": conversation_id,
+            "messages": messages,
+            **access.conversation,
+        }
+        if issued:
+            event["conversation_key"] = issued
+        await self.send(event)
 
     async def message(self, frame: dict[str, Any]) -> None:
         client_msg_id = frame.get("client_msg_id")
         if not self.conversation_id:
-            await self.send(
-                {
-                    "type": "error",
-                    "client_msg_id": client_msg_id,
-                    "code": "no_hello",
-                    "detail": 'Send {"type": "hello", "conversation_id": …} first.',
-                }
-            )
+            await self.refuse("no_hello", 'Send {"type": "hello"} first.', client_msg_id=client_msg_id)
             return
         try:
-            message = parse_incoming({**frame, "conversation_id": self.conversation_id})
-        except InvalidMessage as error:
-            await self.send(
-                {"type": "error", "client_msg_id": client_msg_id, "code": error.code, "detail": error.detail}
+            message = parse_incoming(
+                {
+                    **frame,
+                    "conversation_id": self.conversation_id,
+                    "conversation_key": self.conversation_key,
+                }
             )
+        except InvalidMessage as error:
+            await self.refuse(error.code, error.detail, client_msg_id=client_msg_id)
             return
         if self.queue.qsize() >= MAX_QUEUED:
             # A client flooding faster than even the throttle can answer: refuse at once.
-            language = first_language(self.app, message, None)
-            await self.send(
-                {
-                    "type": "error",
-                    "client_msg_id": client_msg_id,
-                    "code": "throttled",
-                    "detail": say(self.app, "utter_slow_down", language)["text"],
-                    "retry_after": 5,
-                }
+            await self.refuse(
+                "throttled",
+                say(self.app, "utter_slow_down", self.language(message))["text"],
+                client_msg_id=client_msg_id,
+                retry_after=5,
             )
             return
         self.queue.put_nowait(message)
@@ -439,28 +634,34 @@ class BuyerSocket:
         """Answer queued messages in order; finish the queue even after the socket closes,
         so a message that arrived is answered and logged (the widget reads it later)."""
         while (message := await self.queue.get()) is not None:
+            if self.refuse_queued > 0:
+                self.refuse_queued -= 1
+                await self.refuse(
+                    "throttled",
+                    say(self.app, "utter_slow_down", self.language(message))["text"],
+                    client_msg_id=message.client_msg_id,
+                    retry_after=1,
+                )
+                continue
             try:
                 result = await handle_message(
                     self.app,
                     message,
-                    client_address(self.request),
+                    self.address,
                     self.request.headers.get("Accept-Language"),
                     origin=self.socket,
                 )
             except Exception:
                 # Stored or not, the widget keeps the message and sends it again later.
                 logger.exception("Failed to handle a message in %s", message.conversation_id)
-                await self.send(
-                    {
-                        "type": "error",
-                        "client_msg_id": message.client_msg_id,
-                        "code": "internal_error",
-                        "detail": say(
-                            self.app, "utter_service_unavailable", self.app[SETTINGS].default_language
-                        )["text"],
-                    }
+                await self.refuse(
+                    "internal_error",
+                    say(self.app, "utter_service_unavailable", self.language(message))["text"],
+                    client_msg_id=message.client_msg_id,
                 )
                 continue
+            if result.error and result.error[1] == "throttled":
+                self.refuse_queued = self.queue.qsize()
             event_type = "error" if result.error else "reply"
             body = result.as_json()
             await self.send({"type": event_type, **body, **(body.get("error") or {})})
@@ -472,11 +673,12 @@ class BuyerSocket:
                 if frame.type == WSMsgType.TEXT:
                     await self.frame(frame.data)
                 elif frame.type == WSMsgType.BINARY:
-                    await self.send({"type": "error", "code": "binary", "detail": "Send JSON text frames."})
+                    await self.refuse("binary", "Send JSON text frames.")
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:
             self.unsubscribe()
+            self.app[VIEWERS].pop(self.socket, None)
             self.queue.put_nowait(None)
             await worker
 
@@ -489,40 +691,43 @@ class BuyerSocket:
         except json.JSONDecodeError:
             frame = None
         if not isinstance(frame, dict):
-            await self.send(
-                {"type": "error", "code": "invalid_frame", "detail": "Frames are JSON objects with a type."}
-            )
+            await self.refuse("invalid_frame", "Frames are JSON objects with a type.")
             return
         if frame.get("type") == "hello":
             await self.hello(frame)
         elif frame.get("type") == "message":
             await self.message(frame)
         else:
-            await self.send(
-                {"type": "error", "code": "unknown_type", "detail": "Frame types: hello, message."}
-            )
+            await self.refuse("unknown_type", "Frame types: hello, message.")
 
 
-async def buyer_socket(request: web.Request) -> web.WebSocketResponse:
+async def buyer_socket(request: web.Request) -> web.StreamResponse:
     """``/ws/chat``: the widget's live connection (see :class:`BuyerSocket`).
 
-    ``?conversation_id=`` subscribes at once to an anonymous conversation (a
-    listener that sends nothing); the widget says hello instead.
+    At most ``sockets_per_address`` open at once from one client address: the next
+    is refused before the upgrade (HTTP 429, in the buyer's language).
     """
-    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
-    await socket.prepare(request)
-    buyer = BuyerSocket(request, socket)
-    conversation_id = request.query.get("conversation_id")
-    if conversation_id is not None:
-        await buyer.hello({"conversation_id": conversation_id}, quiet=True)
-        if buyer.conversation_id is None:
-            await socket.close()
-            return socket
-    await buyer.run()
-    return socket
+    app = request.app
+    address = client_address(request)
+    sockets = app[CHAT_SOCKETS]
+    if not sockets.acquire(address):
+        language = first_language(app, None, request.headers.get("Accept-Language"))
+        return _error(429, "too_many_connections", say(app, "utter_slow_down", language)["text"], language)
+    try:
+        socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
+        await socket.prepare(request)
+        await BuyerSocket(request, socket).run()
+        return socket
+    finally:
+        sockets.release(address)
 
 
 def setup_chat(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[CHAT_SOCKETS] = ConnectionCap(settings.sockets_per_address)
+    app[READ_THROTTLE] = Throttle(settings.reads_per_second, settings.reads_burst)
+    app[CONVERSATION_LOCKS] = ConversationLocks()
+    app[VIEWERS] = {}
     app.router.add_post("/api/chat", chat)
-    app.router.add_get("/api/chat/history", chat_history)
+    app.router.add_post("/api/chat/history", chat_history)
     app.router.add_get("/ws/chat", buyer_socket)

@@ -6,10 +6,13 @@ them without importing each other.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import asyncio
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import ClientSession, web
 
@@ -48,6 +51,66 @@ class ConversationLanguages:
             self._languages.popitem(last=False)
 
 
+class RateLimit(Protocol):
+    """A per-key rate limit (bot/web/throttle.py's token buckets in one process; with
+    several web workers, a Redis implementation of the same method takes its place)."""
+
+    def wait(self, key: str) -> float:
+        """0.0 if ``key`` may go now (and count it), else the seconds to wait."""
+        ...
+
+
+class ConnectionCap:
+    """How many chat sockets each client address holds open, refused beyond ``limit``.
+
+    One process's count; with several web workers a Redis counter with the same
+    two methods replaces it (the per-worker cap is then a bound, not the total).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: defaultdict[str, int] = defaultdict(int)
+
+    def acquire(self, address: str) -> bool:
+        """Count one more socket from ``address``; False (nothing counted) when it has ``limit``."""
+        if self._open[address] >= self.limit:
+            return False
+        self._open[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]  # no growth with every address ever seen
+
+
+class ConversationLocks:
+    """One lock per conversation with work in progress, so a conversation's messages are
+    handled one after the other in arrival order (two tabs, a retry, HTTP and WebSocket at
+    once) and their replies cannot interleave. Across web workers, Rasa's lock store
+    orders a conversation's turns and the log's claim stops a message being asked twice."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(conversation_id, (asyncio.Lock(), 0))
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[conversation_id]
+            if users <= 1:
+                del self._locks[conversation_id]  # forgotten when idle
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 #: The pages and scripts the web service serves.
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -59,6 +122,13 @@ DATABASE = web.AppKey("database", Database)
 HUB = web.AppKey("hub", Hub)
 THROTTLE = web.AppKey("throttle", Throttle)
 ADDRESS_THROTTLE = web.AppKey("address_throttle", Throttle)
+#: Hellos and history reads per client address.
+READ_THROTTLE = web.AppKey("read_throttle", RateLimit)
+#: Open chat sockets per client address.
+CHAT_SOCKETS = web.AppKey("chat_sockets", ConnectionCap)
+CONVERSATION_LOCKS = web.AppKey("conversation_locks", ConversationLocks)
+#: Every open buyer socket → the signed-in customer it proved to be (None: anonymous).
+VIEWERS = web.AppKey("viewers", dict[web.WebSocketResponse, str | None])
 
 
 def first_language(app: web.Application, message: IncomingMessage | None, accept_language: str | None) -> str:

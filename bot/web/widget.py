@@ -61,7 +61,9 @@ async def cors_middleware(
         response.headers[hdrs.VARY] = "Origin"
         if request.method == "OPTIONS":
             response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "GET, POST, OPTIONS"
-            response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = "Content-Type, X-Customer-Token"
+            response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = (
+                "Content-Type, X-Customer-Token, X-Conversation-Key"
+            )
             response.headers[hdrs.ACCESS_CONTROL_MAX_AGE] = "3600"
     return response
 

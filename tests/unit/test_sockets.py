@@ -26,7 +26,7 @@ async def test_buyer_socket_answers_junk_with_an_error_and_keeps_going(
     aiohttp_client: Factory, tmp_path: Path
 ) -> None:
     http = await client(aiohttp_client, tmp_path)
-    socket = await http.ws_connect("/ws/chat?conversation_id=c1")
+    socket = await http.ws_connect("/ws/chat")
     await socket.send_str("{not json")
     assert (await socket.receive_json())["type"] == "error"
     await socket.send_bytes(b"\x00\x01")
@@ -40,7 +40,7 @@ async def test_an_oversize_frame_closes_the_socket_with_a_reason(
     aiohttp_client: Factory, tmp_path: Path
 ) -> None:
     http = await client(aiohttp_client, tmp_path)
-    socket = await http.ws_connect("/ws/chat?conversation_id=c1")
+    socket = await http.ws_connect("/ws/chat")
     await socket.send_str("x" * (MAX_FRAME_BYTES + 1))
     message = await socket.receive()
     assert message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
@@ -54,7 +54,7 @@ async def test_a_buyer_socket_needs_a_conversation(aiohttp_client: Factory, tmp_
     error = await socket.receive_json()
     assert error["type"] == "error" and error["code"] == "no_hello" and error["client_msg_id"] == "m1"
     await socket.send_json({"type": "hello", "conversation_id": "../../etc"})
-    assert (await socket.receive_json())["code"] == "invalid_conversation_id"
+    assert (await socket.receive_json())["code"] == "conversation_not_yours"
     await socket.send_json({"type": "dance"})
     assert (await socket.receive_json())["code"] == "unknown_type"
 

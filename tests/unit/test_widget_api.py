@@ -21,10 +21,10 @@ from bot.db.database import Database, upgrade
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders import demo
 from bot.orders.tokens import sign
-from bot.settings import DEV_CUSTOMER_SECRET, Settings
+from bot.settings import DEV_CONVERSATION_SECRET, DEV_CUSTOMER_SECRET, Settings
 from bot.ui_labels import ui_labels
 from bot.web.app import STATIC_DIR, create_app
-from bot.web.messages import parse_incoming
+from bot.web.messages import conversation_key, new_conversation_id, parse_incoming
 from bot.web.throttle import Throttle
 
 Factory = Callable[..., Awaitable[Any]]
@@ -35,6 +35,15 @@ EMILY = sign("c-1001", "emily.carter@example.com", 4_000_000_000, DEV_CUSTOMER_S
 @pytest.fixture
 def fake_rasa() -> FakeRasa:
     return FakeRasa()
+
+
+def issued() -> dict[str, str]:
+    """A conversation id and key as the service issues them (the test settings' secret)."""
+    conversation_id = new_conversation_id()
+    return {
+        "conversation_id": conversation_id,
+        "conversation_key": conversation_key(DEV_CONVERSATION_SECRET, conversation_id),
+    }
 
 
 async def make_client(
@@ -67,9 +76,11 @@ async def test_a_message_over_the_socket_is_answered_with_log_ids(
     client: TestClient, fake_rasa: FakeRasa
 ) -> None:
     socket = await client.ws_connect("/ws/chat")
-    await socket.send_json({"type": "hello", "conversation_id": "conv-0001", "after": 0})
+    await socket.send_json({"type": "hello", "after": 0})  # a first visit: the server starts one
     history = await next_of(socket, "history")
     assert history["messages"] == [] and history["with_person"] is False
+    conversation = {k: history[k] for k in ("conversation_id", "conversation_key")}
+    assert len(conversation["conversation_id"]) >= 32
     await socket.send_json(
         {
             "type": "message",
@@ -96,23 +107,25 @@ async def test_a_message_over_the_socket_is_answered_with_log_ids(
 
     # A reload: everything since a message id, once.
     later = await client.ws_connect("/ws/chat")
-    await later.send_json({"type": "hello", "conversation_id": "conv-0001", "after": reply["message"]["id"]})
+    await later.send_json({"type": "hello", **conversation, "after": reply["message"]["id"]})
     assert [m["id"] for m in (await next_of(later, "history"))["messages"]] == [answer["id"]]
     await later.close()
 
 
 async def test_button_payloads_are_kept_with_the_title_the_buyer_saw(client: TestClient) -> None:
-    body = {"conversation_id": "conv-0002", "client_msg_id": "r1", "payload": '/give_rating{"rating": "5"}'}
+    conversation = issued()
+    body = {**conversation, "client_msg_id": "r1", "payload": '/give_rating{"rating": "5"}'}
     await client.post("/api/chat", json={**body, "shown": "★★★★★"})
-    history = await (await client.get("/api/chat/history?conversation_id=conv-0002")).json()
+    history = await (await client.post("/api/chat/history", json=conversation)).json()
     assert history["messages"][0]["text"] == "★★★★★"
 
 
 async def test_other_windows_of_the_conversation_see_the_exchange(client: TestClient) -> None:
     first = await client.ws_connect("/ws/chat")
     second = await client.ws_connect("/ws/chat")
+    conversation = issued()
     for socket in (first, second):
-        await socket.send_json({"type": "hello", "conversation_id": "conv-0003"})
+        await socket.send_json({"type": "hello", **conversation})
         await next_of(socket, "history")
     await first.send_json({"type": "message", "client_msg_id": "x1", "text": "hi"})
     await next_of(first, "reply")
@@ -123,8 +136,9 @@ async def test_other_windows_of_the_conversation_see_the_exchange(client: TestCl
 
 
 async def test_a_customers_conversation_is_theirs_alone(client: TestClient, fake_rasa: FakeRasa) -> None:
+    conversation = issued()
     body = {
-        "conversation_id": "conv-ana-0001",
+        **conversation,
         "client_msg_id": "a1",
         "text": "mis pedidos",
         "customer_token": ANA,
@@ -132,10 +146,10 @@ async def test_a_customers_conversation_is_theirs_alone(client: TestClient, fake
     assert (await client.post("/api/chat", json=body)).status == 200
 
     # The history needs Ana's token.
-    url = "/api/chat/history?conversation_id=conv-ana-0001"
-    assert (await client.get(url, headers={"X-Customer-Token": ANA})).status == 200
+    url = "/api/chat/history"
+    assert (await client.post(url, json=conversation, headers={"X-Customer-Token": ANA})).status == 200
     for headers in ({}, {"X-Customer-Token": EMILY}, {"X-Customer-Token": "garbage"}):
-        refused = await client.get(url, headers=headers)
+        refused = await client.post(url, json=conversation, headers=headers)
         assert refused.status == 403 and (await refused.json())["error"]["code"] == "conversation_not_yours"
 
     # Nobody else can continue it (and read her orders through the bot).
@@ -146,11 +160,11 @@ async def test_a_customers_conversation_is_theirs_alone(client: TestClient, fake
     assert len(fake_rasa.received) == 1
 
     socket = await client.ws_connect("/ws/chat")
-    await socket.send_json({"type": "hello", "conversation_id": "conv-ana-0001", "customer_token": EMILY})
+    await socket.send_json({"type": "hello", **conversation, "customer_token": EMILY})
+    assert (await socket.receive_json())["code"] == "conversation_not_yours"
+    await socket.send_json({"type": "hello", **conversation})  # no token: no history, no pushes
     assert (await socket.receive_json())["code"] == "conversation_not_yours"
     await socket.close()
-    listener = await client.ws_connect("/ws/chat?conversation_id=conv-ana-0001")  # no token: no pushes
-    assert (await listener.receive_json())["code"] == "conversation_not_yours"
 
 
 async def test_a_flood_is_throttled_with_a_notice_in_the_buyers_language(
@@ -158,7 +172,8 @@ async def test_a_flood_is_throttled_with_a_notice_in_the_buyers_language(
 ) -> None:
     client = await make_client(aiohttp_client, aiohttp_server, fake_rasa, tmp_path, chat_burst=5)
     socket = await client.ws_connect("/ws/chat")
-    await socket.send_json({"type": "hello", "conversation_id": "conv-flood"})
+    conversation = issued()
+    await socket.send_json({"type": "hello", **conversation})
     await next_of(socket, "history")
     for i in range(20):
         await socket.send_json(
@@ -170,7 +185,7 @@ async def test_a_flood_is_throttled_with_a_notice_in_the_buyers_language(
     assert all(e["code"] == "throttled" and e["retry_after"] > 0 for e in throttled)
     assert "rápido" in throttled[0]["detail"]  # utter_slow_down, in Spanish
     assert len(fake_rasa.received) == 20 - len(throttled)
-    response = await client.post("/api/chat", json={"conversation_id": "conv-flood", "text": "otra"})
+    response = await client.post("/api/chat", json={**conversation, "text": "otra"})
     assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
 
 
@@ -186,7 +201,7 @@ def test_the_throttle_refills_at_its_rate() -> None:
 
 async def test_oversize_and_hostile_frames_get_errors_not_crashes(client: TestClient) -> None:
     socket = await client.ws_connect("/ws/chat")
-    await socket.send_json({"type": "hello", "conversation_id": "conv-0004"})
+    await socket.send_json({"type": "hello"})
     await next_of(socket, "history")
     await socket.send_json({"type": "message", "client_msg_id": "big", "text": "x" * 10_000, "locale": "fr"})
     error = await next_of(socket, "error")
@@ -275,7 +290,7 @@ async def test_a_socket_cannot_queue_without_limit(
 ) -> None:
     client = await make_client(aiohttp_client, aiohttp_server, SlowRasa(), tmp_path, chat_burst=1000)
     socket = await client.ws_connect("/ws/chat")
-    await socket.send_json({"type": "hello", "conversation_id": "conv-queue"})
+    await socket.send_json({"type": "hello"})
     await next_of(socket, "history")
     for i in range(80):
         await socket.send_json({"type": "message", "client_msg_id": f"q{i}", "text": f"hi {i}"})

@@ -9,7 +9,11 @@
  * break it. Messages go over a WebSocket (HTTP when that fails); each one keeps
  * its client_msg_id in an outbox stored in localStorage until its replies
  * arrive, and is sent again after a network loss or a reload, so nothing is lost;
- * the server recognises the id, so nothing is doubled. Every text the buyer sees
+ * the server recognises the id, so nothing is doubled. One message is on its way
+ * at a time, the oldest first, so they arrive in the order they were written even
+ * when some are refused and sent again. The conversation id and its key are
+ * issued by the server at the first hello (or first HTTP message) and sent only
+ * in frames and request bodies, never in a URL. Every text the buyer sees
  * is set with textContent: nothing a buyer, an agent or the bot writes is HTML.
  */
 (function () {
@@ -33,7 +37,7 @@
       return "";
     }
   }
-  function randomId() {
+  function randomId() { // a client_msg_id (conversation ids come from the server)
     var bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
     return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
@@ -43,10 +47,10 @@
   }
   var state = load();
   var who = identity(token);
-  if (!state || state.who !== who || !(Date.now() - state.last < DAY)) {
+  if (!state || state.who !== who || !(Date.now() - state.last < DAY) || (state.cid && !state.key)) {
     // A different person (signed in, out, or another account) never sees the
     // last one's conversation; their unsent messages are dropped with it.
-    state = { cid: randomId(), who: who, last: Date.now(), outbox: [], seen: 0, open: false, lang: "" };
+    state = { cid: "", key: "", who: who, last: Date.now(), outbox: [], seen: 0, open: false, lang: "" };
   }
   var finished = {}; // client_msg_ids answered in this page
   /** Store the state; messages another page of the store has queued are kept, not
@@ -489,11 +493,29 @@
     drawTyping();
   }
 
+  /** The server issued this conversation (first hello or first message): keep its id and
+   *  key, unless another page of the store already keeps one for the same person. */
+  function adopt(cid, key) {
+    var stored = load();
+    if (stored && stored.cid && stored.key && stored.who === who && stored.cid !== cid && !state.cid) {
+      state.cid = stored.cid;
+      state.key = stored.key;
+      return false;
+    }
+    state.cid = cid;
+    state.key = key;
+    save();
+    return true;
+  }
+
   var retryTimer = null;
+  var holdUntil = 0;
   function retryLater(seconds) {
     clearTimeout(retryTimer);
-    // Only what was refused (marked unsent) goes again; messages still being answered wait.
-    retryTimer = setTimeout(flush, Math.max(0.5, seconds) * 1000);
+    // Nothing goes before then, so the refused message is sent again before any later one.
+    var wait = Math.max(0.5, seconds) * 1000;
+    holdUntil = Date.now() + wait;
+    retryTimer = setTimeout(function () { holdUntil = 0; flush(); }, wait);
   }
 
   var slowNoticeShown = 0;
@@ -501,17 +523,21 @@
   function answered(body) {
     var error = body.error;
     if (body.language) setLanguage(body.language);
+    if (body.conversation_key && !state.cid) adopt(body.conversation_id, body.conversation_key);
     if (!error) {
       if (body.message) show(body.message, false);
       else if (els["c:" + body.client_msg_id]) show({ sender: "buyer", client_msg_id: body.client_msg_id }, false);
       (body.messages || []).forEach(function (m) { show(m, true); });
       setPerson(!!body.with_person, agent);
       finish(body.client_msg_id);
+      flush();
       return;
     }
     var item = state.outbox.filter(function (m) { return m.id === body.client_msg_id; })[0];
     if (item) item.sent = false;
-    if (error.code === "throttled") {
+    if (error.code === "pending") {
+      retryLater(error.retry_after || 2); // its first copy (another tab) is still being answered
+    } else if (error.code === "throttled") {
       if (Date.now() - slowNoticeShown > 5000) { slowNoticeShown = Date.now(); announce(systemLine(error.detail, "slow").textContent); }
       retryLater(error.retry_after || 1);
     } else if (error.code === "assistant_unavailable" || error.code === "internal_error") {
@@ -525,16 +551,20 @@
       var bubble = els["c:" + body.client_msg_id];
       if (bubble) { var st = bubble.querySelector(".state"); if (st) { st.textContent = t("error"); st.setAttribute("data-state", "error"); } }
       finish(body.client_msg_id);
+      flush();
     }
     drawTyping();
   }
 
+  /** The conversation is not (or no longer) this buyer's: the server starts another. */
   function newConversation() {
-    state.cid = randomId();
+    state.cid = "";
+    state.key = "";
     state.seen = 0;
     lastId = 0;
     save();
     if (socket) socket.close();
+    else flush();
   }
 
   function setPerson(on, name) {
@@ -554,27 +584,23 @@
   function flush() {
     drawTyping();
     var ready = mode === "ws" ? socket && socket.readyState === 1 && socket.helloDone : mode === "http";
-    if (!ready) return;
-    if (mode === "http") {
-      // One request at a time, so messages arrive in the order they were written.
-      var next = state.outbox.filter(function (m) { return !m.sent; })[0];
-      if (next && !state.outbox.some(function (m) { return m.sent; })) { next.sent = true; post(next); }
-    } else {
-      state.outbox.forEach(function (item) {
-        if (item.sent) return;
-        item.sent = true;
-        socket.send(JSON.stringify(frame(item)));
-      });
-    }
+    if (!ready || Date.now() < holdUntil) return;
+    // One message at a time, the oldest first: the next goes when this one is answered,
+    // so messages arrive in the order they were written, refused ones included.
+    var next = state.outbox.filter(function (m) { return !m.sent; })[0];
+    if (!next || state.outbox.some(function (m) { return m.sent; })) return;
+    next.sent = true;
+    if (mode === "http") post(next);
+    else socket.send(JSON.stringify(frame(next)));
     drawTyping();
   }
 
   function post(item) {
     var body = frame(item);
-    body.conversation_id = state.cid;
+    if (state.cid) { body.conversation_id = state.cid; body.conversation_key = state.key; }
     fetch(service + "/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
       .then(function (response) { return response.json(); })
-      .then(function (reply) { setOffline(false); answered(reply); flush(); })
+      .then(function (reply) { setOffline(false); answered(reply); })
       .catch(function () { item.sent = false; setOffline(true); retryLater(5); });
   }
 
@@ -585,6 +611,9 @@
   function onEvent(event) {
     switch (event.type) {
       case "history":
+        if (event.conversation_key && !adopt(event.conversation_id, event.conversation_key)) {
+          return hello(socket); // another page holds this buyer's conversation: join it
+        }
         if (event.language && !data.locale) setLanguage(event.language);
         event.messages.forEach(function (m) { show(m, true); });
         setPerson(!!event.with_person, event.agent);
@@ -595,6 +624,10 @@
       case "error":
         if (event.client_msg_id) answered(event);
         else if (event.code === "conversation_not_yours") newConversation();
+        else if (event.code === "throttled") {
+          var me = socket; // a hello refused: say it again when allowed
+          setTimeout(function () { if (socket === me && !me.helloDone) hello(me); }, Math.max(1, event.retry_after || 1) * 1000);
+        }
         break;
       case "messages":
         event.messages.forEach(function (m) { show(m, true); });
@@ -622,6 +655,14 @@
     }
   }
 
+  function hello(ws) {
+    if (!ws || ws.readyState !== 1) return;
+    var body = { type: "hello", after: lastId };
+    if (state.cid) { body.conversation_id = state.cid; body.conversation_key = state.key; }
+    if (token) body.customer_token = token;
+    ws.send(JSON.stringify(body));
+  }
+
   function connect() {
     var url = service.replace(/^http/, "ws") + "/ws/chat";
     var opened = false;
@@ -636,9 +677,7 @@
       everOpened = true;
       failures = 0;
       setOffline(false);
-      var hello = { type: "hello", conversation_id: state.cid, after: lastId };
-      if (token) hello.customer_token = token;
-      me.send(JSON.stringify(hello));
+      hello(me);
     };
     socket.onmessage = function (message) {
       if (message.data === "pong") return;
@@ -663,8 +702,11 @@
     setOffline(false);
     flush();
     var poll = function () {
-      var headers = token ? { "X-Customer-Token": token } : {};
-      fetch(service + "/api/chat/history?conversation_id=" + encodeURIComponent(state.cid) + "&after=" + lastId, { headers: headers })
+      if (!state.cid) return; // nothing to read before the first message starts the conversation
+      var headers = { "Content-Type": "application/json" };
+      if (token) headers["X-Customer-Token"] = token;
+      var body = JSON.stringify({ conversation_id: state.cid, conversation_key: state.key, after: lastId });
+      fetch(service + "/api/chat/history", { method: "POST", headers: headers, body: body })
         .then(function (response) { return response.json(); })
         .then(function (body) {
           setOffline(false);
