@@ -78,6 +78,11 @@ class Settings:
     widget_origins: tuple[str, ...] = ("*",)
     #: Serve the demo storefront at /store (off in production: it signs demo customers in).
     demo_store: bool = True
+    #: Staff sign-in: failed attempts per account, and per client address, within
+    #: ``signin_lockout_seconds`` that lock it for that long (bot/staff/signin_limits.py).
+    signin_failures_per_account: int = 10
+    signin_failures_per_address: int = 30
+    signin_lockout_seconds: float = 900.0
 
     @property
     def rasa_url(self) -> str:
@@ -200,6 +205,13 @@ class Settings:
             address_rate_per_second=float(integer("ADDRESS_MESSAGES_PER_MINUTE", 600)) / 60,
             address_burst=integer("ADDRESS_BURST", defaults.address_burst),
             trust_forwarded_for=flag("TRUST_X_FORWARDED_FOR", default=False),
+            signin_failures_per_account=integer(
+                "SIGNIN_FAILURES_PER_ACCOUNT", defaults.signin_failures_per_account
+            ),
+            signin_failures_per_address=integer(
+                "SIGNIN_FAILURES_PER_ADDRESS", defaults.signin_failures_per_address
+            ),
+            signin_lockout_seconds=float(integer("SIGNIN_LOCKOUT_SECONDS", 900)),
             widget_origins=tuple(
                 origin.strip().rstrip("/")
                 for origin in env.get("WIDGET_ORIGINS", "*").split(",")
@@ -252,6 +264,9 @@ class Settings:
             "ADDRESS_MESSAGES_PER_MINUTE": str(max(1, round(self.address_rate_per_second * 60))),
             "ADDRESS_BURST": str(self.address_burst),
             "TRUST_X_FORWARDED_FOR": "1" if self.trust_forwarded_for else "",
+            "SIGNIN_FAILURES_PER_ACCOUNT": str(self.signin_failures_per_account),
+            "SIGNIN_FAILURES_PER_ADDRESS": str(self.signin_failures_per_address),
+            "SIGNIN_LOCKOUT_SECONDS": str(max(1, round(self.signin_lockout_seconds))),
             "WIDGET_ORIGINS": ",".join(self.widget_origins),
             "DEMO_STORE": "1" if self.demo_store else "0",
             # Read by endpoints.yml:

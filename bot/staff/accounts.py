@@ -25,7 +25,7 @@ ROLES = ("agent", "manager", "admin")
 SESSION_LIFETIME = timedelta(hours=12)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: A hash to compare against when the email is unknown, so both take as long.
-_DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 class AccountError(ValueError):
@@ -67,13 +67,27 @@ def add_staff(
     return staff
 
 
-def authenticate(session: Session, email: str, password: str) -> StaffMember | None:
-    """The active staff member with this email and password, else None (same time either way)."""
-    staff = session.scalars(
-        select(StaffMember).where(StaffMember.email == email.strip().lower(), StaffMember.active.is_(True))
+def account_key(email: str) -> str:
+    """An email as accounts are stored (and sign-in attempts are counted)."""
+    return email.strip().lower()
+
+
+def find_active(session: Session, email: str) -> StaffMember | None:
+    """The active staff member with this email (no password check)."""
+    return session.scalars(
+        select(StaffMember).where(StaffMember.email == account_key(email), StaffMember.active.is_(True))
     ).one_or_none()
+
+
+def authenticate(session: Session, email: str, password: str) -> StaffMember | None:
+    """The active staff member with this email and password, else None (same time either way).
+
+    Hashes on the calling thread: the web service's sign-in instead reads the account
+    with ``find_active`` and checks the password on its own pool (bot/staff/hashing.py).
+    """
+    staff = find_active(session, email)
     stored = staff.password_hash if staff is not None else None
-    ok = verify_password(password, stored or _DUMMY_HASH)
+    ok = verify_password(password, stored or DUMMY_HASH)
     return staff if ok and stored else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -24,8 +25,17 @@ from bot.db.models import Escalation, StaffMember
 from bot.db.types import utcnow
 from bot.service import escalations
 from bot.settings import Settings
-from bot.staff.accounts import authenticate, current_session, end_session, start_session
-from bot.web.context import CATALOGUE, DATABASE, HUB, read_limited
+from bot.staff.accounts import (
+    DUMMY_HASH,
+    account_key,
+    current_session,
+    end_session,
+    find_active,
+    start_session,
+)
+from bot.staff.hashing import PasswordChecks
+from bot.staff.signin_limits import MemorySignInLimits, SignInLimits
+from bot.web.context import CATALOGUE, DATABASE, HUB, client_address, read_limited
 
 COOKIE = "staff_session"
 #: How stale last_seen_at may get before a request refreshes it (online means 5 minutes).
@@ -34,6 +44,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Largest sign-in body.
 MAX_LOGIN_BYTES = 4096
+#: Longest email counted as an account by the sign-in limits.
+MAX_EMAIL_LENGTH = 320
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,6 +105,17 @@ class SessionCache:
 
 
 STAFF_SESSIONS = web.AppKey("staff_sessions", SessionCache)
+SIGNIN_LIMITS = web.AppKey("signin_limits", SignInLimits)
+PASSWORD_CHECKS = web.AppKey("password_checks", PasswordChecks)
+
+
+def _too_many_attempts(wait: float) -> web.Response:
+    """The one answer to a sign-in refused before its password is checked: locked
+    account, locked address, or every password check busy (the same for known and
+    unknown accounts)."""
+    response = _error(429, "too_many_attempts", "Too many sign-in attempts; try again shortly.")
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 def signed_in(database: Database, request: web.Request) -> tuple[StaffMember, str] | None:
@@ -146,6 +169,17 @@ def staff_only(*roles: str, database_key: web.AppKey[Database]) -> Callable[[Han
 def setup_staff(app: web.Application, settings: Settings, database_key: web.AppKey[Database]) -> None:
     """Add the sign-in and queue routes."""
     app[STAFF_SESSIONS] = SessionCache()
+    app[SIGNIN_LIMITS] = MemorySignInLimits(
+        settings.signin_failures_per_account,
+        settings.signin_failures_per_address,
+        settings.signin_lockout_seconds,
+    )
+    app[PASSWORD_CHECKS] = PasswordChecks()
+
+    async def close_password_checks(app: web.Application) -> None:
+        app[PASSWORD_CHECKS].close()
+
+    app.on_cleanup.append(close_password_checks)
     secure = settings.environment == "production"
     guard = staff_only(database_key=database_key)
 
@@ -165,15 +199,40 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
         if not isinstance(email, str) or not isinstance(password, str):
             return _error(400, "invalid_body", "The body must be JSON: {email, password}.")
 
-        def check() -> tuple[dict[str, Any], str, str] | None:
-            with request.app[database_key].session() as session:
-                staff = authenticate(session, email, password)
-                if staff is None:
-                    return None
+        account = account_key(email)[:MAX_EMAIL_LENGTH]
+        address = client_address(request)
+        database = request.app[database_key]
+        checks, limits = request.app[PASSWORD_CHECKS], request.app[SIGNIN_LIMITS]
+
+        def stored_hash() -> tuple[int, str] | None:
+            with database.session() as session:
+                staff = find_active(session, account)
+                return (staff.id, staff.password_hash) if staff and staff.password_hash else None
+
+        # The database thread only reads the hash; scrypt runs on the checks' own pool.
+        with checks.place() as placed:
+            if not placed:
+                return _too_many_attempts(1.0)
+            wait = await limits.hit(address, account)
+            if wait > 0:
+                return _too_many_attempts(wait)
+            found = await database.run(stored_hash)
+            right = await checks.verify(password, found[1] if found else DUMMY_HASH)
+            if found is None or not right:
+                await limits.failed(address, account)
+                return _error(401, "wrong_credentials", "Wrong email or password.")
+            await limits.succeeded(address, account)
+        staff_id = found[0]
+
+        def begin() -> tuple[dict[str, Any], str, str] | None:
+            with database.session() as session:
+                staff = session.get(StaffMember, staff_id)
+                if staff is None or not staff.active:
+                    return None  # deactivated meanwhile
                 token, csrf = start_session(session, staff)
                 return _staff_json(staff), token, csrf
 
-        result = await request.app[database_key].run(check)
+        result = await database.run(begin)
         if result is None:
             return _error(401, "wrong_credentials", "Wrong email or password.")
         staff_json, token, csrf = result
