@@ -3,11 +3,14 @@
 An identified customer (the store signed a token, the web service checked it and
 passes the customer in the message metadata) sees their own orders at once, and
 chooses from buttons when there are several. An anonymous buyer goes through
-``order_tracking_form``: the order number, then the email or shipping postcode of
-that order. Nothing about an order is said unless both match, and "no such
-order" and "wrong email" get the same answer. Five failed lookups in an hour,
-from the conversation or from the buyer's address, stop the lookups and offer a
-person.
+``order_tracking_form``: the order number, then the email of that order, or its
+shipping postcode together with the buyer's surname (bot/orders/proof.py: a
+postcode alone is public knowledge). Nothing about an order is said unless the
+proof matches, and "no such order" and "wrong proof" get the same answer at the
+same cost. Five failed lookups in an hour, from the conversation or from the
+buyer's address (IPv6: its /64), stop the lookups and offer a person; the count
+is taken and extended under a lock (bot/orders/lockout.py), so concurrent
+guesses cannot slip past it.
 
 The answer gives status, carrier, tracking number, last checkpoint and estimated
 delivery, with dates and amounts formatted for the buyer's language, then the
@@ -32,15 +35,11 @@ from actions.escalation import escalate
 from actions.faq import buyer_language, say_answer
 from actions.identity import client_address, load_customer
 from bot.db.models import Customer, Order
+from bot.orders import lockout
 from bot.orders.formatting import day, moment, money, status_label
 from bot.orders.numbers import find_order_number, normalise_order_number
-from bot.orders.queries import (
-    find_order,
-    is_locked,
-    orders_of,
-    record_attempt,
-    verifies,
-)
+from bot.orders.proof import proof_of, verifies
+from bot.orders.queries import find_order, orders_of
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +61,15 @@ def lookup(tracker: Tracker, number: str, proof: str) -> Lookup:
     """Check an anonymous lookup, record it, and say whether lookups are now locked."""
     conversation, address = tracker.sender_id, client_address(tracker)
     with database().session() as session:
-        if is_locked(session, conversation, address):
+        if not lockout.acquire(session, conversation, address):  # holds the lock to the end
             return Lookup(None, True)
-        order = find_order(session, number)
-        ok = order is not None and verifies(order, proof)
-        record_attempt(session, conversation, address, number, ok)
-        session.flush()
-        if ok:
-            assert order is not None
-            session.expunge(order)
-            return Lookup(order, False)
-        return Lookup(None, is_locked(session, conversation, address))
+        ok = verifies(proof_of(session, number), proof)
+        locked = lockout.record(session, conversation, address, number, ok)
+        order = find_order(session, number) if ok else None
+        if order is None:
+            return Lookup(None, locked)
+        session.expunge(order)
+        return Lookup(order, False)
 
 
 def describe(dispatcher: CollectingDispatcher, order: Order, language: str) -> list[EventType]:
@@ -209,8 +206,8 @@ class ActionTrackOrder(Action):
             dispatcher.utter_message(response="utter_order_not_found")
             return _forget_lookup()
         with database().session() as session:
-            order = find_order(session, number)
-            if order is None or not verifies(order, proof):
+            order = find_order(session, number) if verifies(proof_of(session, number), proof) else None
+            if order is None:
                 dispatcher.utter_message(response="utter_order_not_found")
                 return _forget_lookup()
             return [*describe(dispatcher, order, language), *_forget_lookup()]

@@ -254,6 +254,20 @@ class LookupAttempt(Base):
     )
 
 
+class LookupGuard(Base):
+    """One row per conversation and per client address that has looked up an order.
+
+    A lookup takes this row's lock (an upsert) before it counts the failures and
+    records its own, so concurrent guesses queue behind each other and the lockout
+    counts every one of them: on PostgreSQL the row lock, on SQLite the write lock.
+    """
+
+    __tablename__ = "lookup_guards"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "conversation:…" | "address:…"
+    touched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class StaffSession(Base):
     """A signed-in console. The cookie holds a random token; only its SHA-256 is stored."""
 
@@ -285,6 +299,9 @@ class Escalation(Base):
     language: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(String(32))
     order_number: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: The order number was proven: looked up with its proof in this conversation, or
+    #: the signed-in customer's own order. Otherwise it is only what the buyer typed.
+    order_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(10), default="queued")
     route: Mapped[str] = mapped_column(String(10), default="queue")  # manager | managers | queue
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"), default=None)
@@ -328,4 +345,10 @@ class Rating(Base):
     tier: Mapped[str] = mapped_column(String(8), default="standard")
     #: What the conversation was about: a knowledge-base topic or the escalation's reason.
     topic: Mapped[str] = mapped_column(String(32), default="general")
+    #: The rating request (the bot's rating prompt) this answers: one rating per request.
+    request_key: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "request_key", name="uq_ratings_conversation_request"),
+    )

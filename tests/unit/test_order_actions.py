@@ -20,7 +20,7 @@ from actions.orders import (
 )
 from bot.db.database import Database, upgrade
 from bot.orders import demo
-from bot.orders.queries import MAX_FAILED_LOOKUPS
+from bot.orders.lockout import MAX_FAILED_LOOKUPS
 
 ANA = {"customer": {"id": "c-1002", "email": "ana.garcia@example.com"}, "client_address": "10.0.0.2"}
 EMILY = {"customer": {"id": "c-1001", "email": "emily.carter@example.com"}, "client_address": "10.0.0.1"}
@@ -76,9 +76,39 @@ async def test_anonymous_buyer_with_number_and_email_sees_the_order(shop: None) 
     assert SlotSet("order_verification", None) in events  # the proof is not kept
 
 
-async def test_the_postcode_also_proves_it(shop: None) -> None:
-    _, result = await verify("10235", "75011")
-    assert result["order_verification"] == "75011"
+async def test_a_postcode_alone_is_no_proof(shop: None) -> None:
+    """Order numbers are sequential and postcodes public: 10235 plus Paris's 75011 used
+    to open Camille's order. Now it gets exactly what a missing order gets."""
+    postcode_only, result_1 = await verify("10235", "75011", sender="a")
+    no_order, result_2 = await verify("99999", "75011", sender="b")
+    assert said(postcode_only) == said(no_order) == ["utter_order_not_found"]
+    assert result_1 == result_2 == {"order_verification": None, "order_number": None}
+    dispatcher, _ = await track({"order_number": "10235", "order_verification": "75011"})
+    assert said(dispatcher) == ["utter_order_not_found"]  # nor when the slot is set directly
+
+
+@pytest.mark.parametrize(
+    ("number", "proof"),
+    [
+        ("10235", "75011 Dubois"),
+        ("10235", "dubois, 75 011"),
+        ("10235", "75011 DUBOIS"),
+        ("10235", "camille.dubois@example.fr"),
+        ("10233", "06600 Garcia"),  # without the accent of "García"
+        ("10240", "١١٥٦٤ حسن"),  # Arabic-Indic digits
+    ],
+)
+async def test_the_postcode_and_surname_or_the_email_prove_it(shop: None, number: str, proof: str) -> None:
+    _, result = await verify(number, proof)
+    assert result == {"order_verification": proof}
+    dispatcher, _ = await track({"order_number": number, "order_verification": proof})
+    assert message(dispatcher, "utter_order_status")["order_number"] == number
+
+
+@pytest.mark.parametrize("proof", ["75011 Camille", "75011 D", "75012 Dubois", "Dubois"])
+async def test_a_first_name_a_letter_or_a_wrong_postcode_is_no_proof(shop: None, proof: str) -> None:
+    dispatcher, result = await verify("10235", proof)
+    assert said(dispatcher) == ["utter_order_not_found"] and result["order_verification"] is None
 
 
 async def test_no_such_order_and_wrong_email_get_the_same_answer(shop: None) -> None:
