@@ -302,7 +302,7 @@ def _period(request: web.Request) -> tuple[datetime, datetime]:
             if request.query.get("from")
             else end - timedelta(days=30)
         )
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:  # OverflowError: the day after 9999-12-31
         raise EditError(400, "bad_period", "'from' and 'to' are dates like 2026-11-01.") from error
     if not timedelta(0) < end - start <= timedelta(days=MAX_DAYS):
         raise EditError(400, "bad_period", f"The period must be 1 to {MAX_DAYS} days, 'from' before 'to'.")
