@@ -7,6 +7,7 @@ settings it needs without touching the process environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +18,14 @@ from bot.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 #: The repository root: data, models and the var/ directory are found from here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEV_SECRET = "dev-secret-change-me"
 DEV_ADMIN_TOKEN = "dev-admin-token"
 DEV_CUSTOMER_SECRET = "dev-customer-token-secret"
 DEV_CONVERSATION_SECRET = "dev-conversation-key-secret"
+#: The environments there are: anything else is a typo that must not fall back to development.
+ENVIRONMENTS = ("development", "production")
+#: Shortest secret accepted wherever the service can be reached from other machines.
+MIN_SECRET_LENGTH = 24
+HOW_TO_MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class SettingsError(ValueError):
@@ -41,8 +46,16 @@ class Settings:
     default_language: str = DEFAULT_LANGUAGE
     max_message_length: int = 2000
     rasa_timeout_seconds: float = 30.0
-    secret_key: str = DEV_SECRET
+    #: Rasa's callbacks (NLG) are served on their own listener on 127.0.0.1, never on the
+    #: public port; 0: a free port chosen when the supervisor starts the processes.
+    nlg_port: int = 0
+    #: Secrets between our own processes. Empty: generated for each run by the supervisor
+    #: (development only; production requires them so that separately started processes agree).
+    #: Rasa sends NLG_TOKEN in a header to the NLG listener; Rasa's HTTP API (--enable-api)
+    #: requires RASA_TOKEN; the action server requires ACTION_SERVER_SECRET from Rasa.
     nlg_token: str = ""
+    rasa_token: str = ""
+    action_server_secret: str = ""
     var_dir: Path = PROJECT_ROOT / "var"
     model_path: Path = PROJECT_ROOT / "models" / "current.tar.gz"
     knowledge_base_dir: Path = PROJECT_ROOT / "knowledge_base"
@@ -98,8 +111,23 @@ class Settings:
 
     @property
     def nlg_url(self) -> str:
-        token = f"?token={self.nlg_token}" if self.nlg_token else ""
-        return f"http://127.0.0.1:{self.web_port}/nlg{token}"
+        """Rasa's NLG callback: the loopback-only listener; the token travels in a header."""
+        return f"http://127.0.0.1:{self.nlg_port}/nlg"
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the web service listens on this machine only (HOST)."""
+        if self.host.strip().lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip().strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def defaults_allowed(self) -> bool:
+        """The public development secrets are safe only where nobody else can reach them."""
+        return self.environment == "development" and self.on_loopback
 
     @property
     def database_url(self) -> str:
@@ -149,12 +177,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default: the process environment).
 
-        Refuses to run in production with the development secret.
+        Refuses default, short or shared secrets unless the service is in development on
+        loopback (``check_secrets``).
         """
         env = os.environ if environ is None else environ
         defaults = cls()
 
-        def integer(name: str, default: int) -> int:
+        def integer(name: str, default: int, minimum: int = 1) -> int:
             raw = env.get(name)
             if raw in (None, ""):
                 return default
@@ -162,15 +191,18 @@ class Settings:
                 value = int(raw)
             except ValueError as error:
                 raise SettingsError(f"{name} must be a whole number, got {raw!r}") from error
-            if value <= 0:
-                raise SettingsError(f"{name} must be positive, got {value}")
+            if value < minimum:
+                raise SettingsError(f"{name} must be at least {minimum}, got {value}")
             return value
 
         def flag(name: str, default: bool) -> bool:
             raw = env.get(name, "").strip().lower()
             return default if raw == "" else raw in ("1", "true", "yes", "on")
 
-        environment = env.get("APP_ENV", defaults.environment).strip().lower()
+        environment = env.get("APP_ENV", "").strip().lower() or defaults.environment
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+        host = env.get("HOST", "").strip() or defaults.host
         language = env.get("DEFAULT_LANGUAGE", defaults.default_language).strip().lower()
         if language not in SUPPORTED_LANGUAGES:
             raise SettingsError(
@@ -178,7 +210,7 @@ class Settings:
             )
         settings = cls(
             environment=environment,
-            host=env.get("HOST", defaults.host),
+            host=host,
             web_port=integer("WEB_PORT", defaults.web_port),
             rasa_port=integer("RASA_PORT", defaults.rasa_port),
             action_port=integer("ACTION_PORT", defaults.action_port),
@@ -187,8 +219,10 @@ class Settings:
             default_language=language,
             max_message_length=integer("MAX_MESSAGE_LENGTH", defaults.max_message_length),
             rasa_timeout_seconds=float(integer("RASA_TIMEOUT_SECONDS", 30)),
-            secret_key=env.get("SECRET_KEY", defaults.secret_key),
-            nlg_token=env.get("NLG_TOKEN", defaults.nlg_token),
+            nlg_port=integer("NLG_PORT", defaults.nlg_port, minimum=0),
+            nlg_token=env.get("NLG_TOKEN", defaults.nlg_token).strip(),
+            rasa_token=env.get("RASA_TOKEN", defaults.rasa_token).strip(),
+            action_server_secret=env.get("ACTION_SERVER_SECRET", defaults.action_server_secret).strip(),
             var_dir=Path(env.get("VAR_DIR", str(defaults.var_dir))),
             model_path=Path(env.get("MODEL_PATH", str(defaults.model_path))),
             knowledge_base_dir=Path(env.get("KNOWLEDGE_BASE_DIR", str(defaults.knowledge_base_dir))),
@@ -218,27 +252,69 @@ class Settings:
                 if origin.strip()
             )
             or ("*",),
-            # On unless switched off; in production off unless switched on.
-            demo_store=flag("DEMO_STORE", default=environment != "production"),
+            # The demo store signs demo customers in: on by default only where nobody else
+            # can reach it (development on loopback); elsewhere only when switched on.
+            demo_store=flag(
+                "DEMO_STORE", default=environment == "development" and cls(host=host).on_loopback
+            ),
         )
-        if settings.environment == "production":
-            if settings.secret_key in ("", DEV_SECRET):
-                raise SettingsError("SECRET_KEY must be set to a long random value in production")
-            for name, value, default in (
-                ("ADMIN_TOKEN", settings.admin_token, DEV_ADMIN_TOKEN),
-                ("CUSTOMER_TOKEN_SECRET", settings.customer_token_secret, DEV_CUSTOMER_SECRET),
-                ("CONVERSATION_SECRET", settings.conversation_secret, DEV_CONVERSATION_SECRET),
-            ):
-                if len(value) < 24 or value == default:
-                    raise SettingsError(
-                        f"{name} must be set to a random value of 24+ characters in production"
-                    )
+        settings.check_secrets()
         return settings
+
+    def check_secrets(self) -> None:
+        """Refuse secrets that would let anyone in.
+
+        The development defaults are public (they are in this file): they are accepted only
+        in development with HOST on loopback. Elsewhere each secret must be set, 24+
+        characters long, and no two secrets may be equal (the admin token must not also
+        sign customer tokens). Production also requires the secrets between our own
+        processes, which the supervisor otherwise generates for each run.
+        """
+        where = f"APP_ENV={self.environment}, HOST={self.host}"
+        allowed = "default secrets are only accepted with APP_ENV=development and HOST=127.0.0.1"
+        secrets: list[tuple[str, str, str]] = [
+            ("ADMIN_TOKEN", self.admin_token, DEV_ADMIN_TOKEN),
+            ("CUSTOMER_TOKEN_SECRET", self.customer_token_secret, DEV_CUSTOMER_SECRET),
+            ("CONVERSATION_SECRET", self.conversation_secret, DEV_CONVERSATION_SECRET),
+        ]
+        internal = [
+            ("RASA_TOKEN", self.rasa_token),
+            ("ACTION_SERVER_SECRET", self.action_server_secret),
+            ("NLG_TOKEN", self.nlg_token),
+        ]
+        if not self.defaults_allowed:
+            for name, value, default in secrets:
+                if value == default:
+                    raise SettingsError(
+                        f"{name} is the public development default ({where}): set {name} to a "
+                        f"random value of {MIN_SECRET_LENGTH}+ characters, e.g. {HOW_TO_MAKE_A_SECRET}; "
+                        f"{allowed}"
+                    )
+            required = [(name, value) for name, value, _ in secrets]
+            if self.environment == "production":
+                required += internal
+            else:
+                required += [(name, value) for name, value in internal if value]
+            for name, value in required:
+                if len(value) < MIN_SECRET_LENGTH:
+                    raise SettingsError(
+                        f"{name} must be set to a random value of {MIN_SECRET_LENGTH}+ characters "
+                        f"({where}), e.g. {HOW_TO_MAKE_A_SECRET}"
+                    )
+        named = [(name, value) for name, value, _ in secrets] + internal
+        seen: dict[str, str] = {}
+        for name, value in named:
+            if not value:
+                continue
+            if value in seen:
+                raise SettingsError(f"{seen[value]} and {name} must differ: give each its own random value")
+            seen[value] = name
 
     def process_environment(self) -> dict[str, str]:
         """Variables the child processes (Rasa, action server) need, as strings."""
         return {
             "APP_ENV": self.environment,
+            "HOST": self.host,
             "WEB_PORT": str(self.web_port),
             "RASA_PORT": str(self.rasa_port),
             "ACTION_PORT": str(self.action_port),
@@ -246,8 +322,10 @@ class Settings:
             "SUPPORT_EMAIL": self.support_email,
             "DEFAULT_LANGUAGE": self.default_language,
             "MAX_MESSAGE_LENGTH": str(self.max_message_length),
-            "SECRET_KEY": self.secret_key,
+            "NLG_PORT": str(self.nlg_port),
             "NLG_TOKEN": self.nlg_token,
+            "RASA_TOKEN": self.rasa_token,
+            "ACTION_SERVER_SECRET": self.action_server_secret,
             "VAR_DIR": str(self.var_dir),
             "MODEL_PATH": str(self.model_path),
             "KNOWLEDGE_BASE_DIR": str(self.knowledge_base_dir),

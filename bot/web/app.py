@@ -7,9 +7,12 @@ opened and closed in ``cleanup_ctx``; nothing happens at import time.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
@@ -47,8 +50,32 @@ logger = logging.getLogger(__name__)
 #: Largest request body accepted (bytes). A chat message is far smaller; this
 #: only stops abuse before any JSON is parsed.
 MAX_BODY_BYTES = 64 * 1024
-#: Largest NLG request from Rasa (it carries the conversation's whole tracker).
-MAX_NLG_BODY_BYTES = 32 * 1024 * 1024
+#: Largest NLG request from Rasa. bot/rasa_nlg.py sends the response name, its arguments
+#: and the slots (a few hundred bytes, whatever the conversation's length), not the tracker.
+MAX_NLG_BODY_BYTES = 256 * 1024
+#: The header Rasa's NLG client sends the shared NLG_TOKEN in (bot/rasa_nlg.py).
+NLG_TOKEN_HEADER = "X-NLG-Token"
+
+
+@dataclass
+class NlgListener:
+    """The loopback listener for Rasa's callbacks: its port once bound, and the sizes of
+    the requests it received (``GET /nlg/stats``: the e2e tests check they stay small)."""
+
+    port: int = 0
+    requests: int = 0
+    largest_body: int = 0
+    recent_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=200))
+
+    def record(self, size: int) -> None:
+        self.requests += 1
+        self.largest_body = max(self.largest_body, size)
+        self.recent_sizes.append(size)
+
+
+NLG_LISTENER = web.AppKey("nlg_listener", NlgListener)
+#: On the callback app: the public app whose state (languages, catalogue) it shares.
+MAIN_APP = web.AppKey("main_app", web.Application)
 
 
 @web.middleware
@@ -82,48 +109,63 @@ async def health(request: web.Request) -> web.Response:
     """Liveness of the web service, and whether Rasa answers (``?deep=1``)."""
     body: dict[str, Any] = {"status": "ok"}
     if request.query.get("deep"):
+        # Rasa's HTTP API takes its plain auth token only as ?token= (a header only with JWT).
+        token = request.app[SETTINGS].rasa_token
+        params = {"token": token} if token else {}
         try:
-            async with request.app[RASA_SESSION].get("/status", timeout=ClientTimeout(total=3)) as response:
+            async with request.app[RASA_SESSION].get(
+                "/status", params=params, timeout=ClientTimeout(total=3)
+            ) as response:
                 body["rasa"] = "up" if response.status == 200 else f"http {response.status}"
         except (ClientError, TimeoutError):
             body["rasa"] = "down"
     return web.json_response(body)
 
 
+def _nlg_authorised(request: web.Request) -> bool:
+    """Whether the caller holds NLG_TOKEN (constant-time); no token set: nobody does."""
+    expected = request.app[MAIN_APP][SETTINGS].nlg_token
+    given = request.headers.get(NLG_TOKEN_HEADER, "")
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 async def nlg(request: web.Request) -> web.Response:
     """Rasa's NLG endpoint: one bot response, in the conversation's language.
 
-    Rasa posts ``{response, arguments, tracker, channel}``. The language is the
-    ``language`` argument (a switch that has not reached the slot yet), else the
-    tracker's ``language`` slot. The conversation's language is remembered as
-    the prior for the buyer's next message.
+    Served only on the loopback callback listener, to callers with the NLG token.
+    Rasa (bot/rasa_nlg.py) posts ``{response, arguments, slots, sender_id, channel}``.
+    The language is the ``language`` argument (a switch that has not reached the slot
+    yet), else the ``language`` slot. The conversation's language is remembered as the
+    prior for the buyer's next message.
     """
-    settings = request.app[SETTINGS]
-    if settings.nlg_token and request.query.get("token") != settings.nlg_token:
-        return error_response(401, "unauthorized", "Wrong or missing NLG token.")
-    # Rasa sends the whole conversation tracker with every response, so this body
-    # grows with the conversation: it gets its own, much larger limit than the chat's.
+    app = request.app[MAIN_APP]
+    settings = app[SETTINGS]
+    if not _nlg_authorised(request):
+        return _refused(401, "unauthorized", "Wrong or missing NLG token.")
+    # Refused before reading when the declared length is too long, else after the limit:
+    # never more than MAX_NLG_BODY_BYTES is held, whatever the caller sends.
+    if (request.content_length or 0) > MAX_NLG_BODY_BYTES:
+        return _nlg_too_large()
     raw = await read_limited(request, MAX_NLG_BODY_BYTES)
     if raw is None:
-        logger.error("NLG request over %d bytes: the conversation's tracker is too long", MAX_NLG_BODY_BYTES)
-        return error_response(413, "too_large", "The NLG request is too large.")
+        return _nlg_too_large()
+    request.app[NLG_LISTENER].record(len(raw))
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "invalid_json", "The request body must be valid JSON.")
     if not isinstance(body, dict) or not isinstance(body.get("response"), str):
-        return error_response(400, "invalid_body", "Expected {response, arguments, tracker}.")
+        return error_response(400, "invalid_body", "Expected {response, arguments, slots, sender_id}.")
     arguments: dict[str, Any] = _mapping(body.get("arguments"))
-    tracker: dict[str, Any] = _mapping(body.get("tracker"))
-    slots: dict[str, Any] = _mapping(tracker.get("slots"))
+    slots: dict[str, Any] = _mapping(body.get("slots"))
     language = (
         normalise_language(arguments.get("language"))
         or normalise_language(slots.get("language"))
         or settings.default_language
     )
-    sender = tracker.get("sender_id")
+    sender = body.get("sender_id")
     if isinstance(sender, str) and sender:
-        request.app[LANGUAGES].set(sender, language)
+        app[LANGUAGES].set(sender, language)
     values = {k: v for k, v in slots.items() if isinstance(v, (str, int, float))}
     values.update({k: v for k, v in arguments.items() if isinstance(v, (str, int, float))})
     values.update(
@@ -131,11 +173,70 @@ async def nlg(request: web.Request) -> web.Response:
         support_email=settings.support_email,
         max_length=settings.max_message_length,
     )
-    message = request.app[CATALOGUE].render(body["response"], language, values)
+    message = app[CATALOGUE].render(body["response"], language, values)
     if message is None:
         logger.error("Rasa asked for unknown response %s", body["response"])
         return web.json_response({"text": None})
     return web.json_response(message)
+
+
+def _nlg_too_large() -> web.Response:
+    logger.error("NLG request over %d bytes refused", MAX_NLG_BODY_BYTES)
+    return _refused(413, "too_large", "The NLG request is too large.")
+
+
+def _refused(status: int, code: str, detail: str) -> web.Response:
+    """An error that also closes the connection: the unread rest of the body is dropped,
+    not read and discarded (aiohttp would otherwise keep reading it for seconds)."""
+    response = error_response(status, code, detail)
+    response.force_close()
+    return response
+
+
+async def nlg_stats(request: web.Request) -> web.Response:
+    """How many NLG requests arrived and how large they were (for tests and operators)."""
+    if not _nlg_authorised(request):
+        return _refused(401, "unauthorized", "Wrong or missing NLG token.")
+    listener = request.app[NLG_LISTENER]
+    return web.json_response(
+        {
+            "requests": listener.requests,
+            "largest_body_bytes": listener.largest_body,
+            "recent_body_bytes": list(listener.recent_sizes),
+        }
+    )
+
+
+def create_callback_app(main: web.Application) -> web.Application:
+    """The app of the loopback listener: only Rasa's callbacks, with their own body limit."""
+    callbacks = web.Application(middlewares=[error_middleware], client_max_size=MAX_NLG_BODY_BYTES)
+    callbacks[MAIN_APP] = main
+    callbacks[SETTINGS] = main[SETTINGS]
+    callbacks[NLG_LISTENER] = main[NLG_LISTENER]
+    callbacks[CATALOGUE] = main[CATALOGUE]
+    callbacks.router.add_post("/nlg", nlg)
+    callbacks.router.add_get("/nlg/stats", nlg_stats)
+    return callbacks
+
+
+async def callback_listener(app: web.Application) -> AsyncIterator[None]:
+    """Serve Rasa's callbacks on 127.0.0.1:NLG_PORT for as long as the web service runs.
+
+    A second listener rather than a route on the public port: a buyer (or anyone on the
+    internet) cannot reach it at all, and the token check comes on top.
+    """
+    settings = app[SETTINGS]
+    if not settings.nlg_token:
+        logger.warning("NLG_TOKEN is not set: Rasa's NLG requests will be refused")
+    runner = web.AppRunner(create_callback_app(app), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.nlg_port)
+    await site.start()
+    address = runner.addresses[0]
+    app[NLG_LISTENER].port = int(address[1])
+    logger.info("Rasa's callbacks (NLG) on 127.0.0.1:%d", app[NLG_LISTENER].port)
+    yield
+    await runner.cleanup()
 
 
 def _mapping(value: object) -> dict[str, Any]:
@@ -181,6 +282,7 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
         PROJECT_ROOT / "domain.yml", PROJECT_ROOT / "data" / "translations", settings.default_language
     )
     app[LANGUAGES] = ConversationLanguages()
+    app[NLG_LISTENER] = NlgListener()
     app[HUB] = Hub()
     app[THROTTLE] = Throttle(settings.chat_rate_per_second, settings.chat_burst)
     app[ADDRESS_THROTTLE] = Throttle(settings.address_rate_per_second, settings.address_burst)
@@ -199,13 +301,13 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
         await session.close()
 
     app.cleanup_ctx.append(rasa_session)
+    app.cleanup_ctx.append(callback_listener)
     app.router.add_get("/", index)
     app.router.add_get("/console", console_page)
     app.router.add_get("/dashboard", dashboard_page)
     app.router.add_get("/static/staff-i18n.js", staff_i18n_script)
     app.router.add_get("/health", health)
     app.router.add_get("/api/languages", languages)
-    app.router.add_post("/nlg", nlg)
     setup_chat(app)
     setup_admin(app, settings)
     setup_staff(app, settings, DATABASE)

@@ -54,6 +54,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
         var_dir=tmp_path_factory.mktemp("var"),
         service_file=service_file,
         database_url_setting=database_url,
+        rasa_token="e2e-rasa-api-token-0123456789",  # Rasa's HTTP API requires it
     )
 
 
@@ -99,7 +100,11 @@ class _Fixed:
 
 def rasa_tracker(settings: Settings, conversation: str) -> dict[str, Any]:
     """The conversation's tracker as the Rasa server has it (Rasa runs with --enable-api)."""
-    response = requests.get(f"{settings.rasa_url}/conversations/{conversation}/tracker", timeout=60)
+    response = requests.get(
+        f"{settings.rasa_url}/conversations/{conversation}/tracker",
+        params={"token": settings.rasa_token},
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -17,9 +21,10 @@ from bot.db.database import Database, upgrade
 from bot.db.models import ConversationMessage
 from bot.orders.tokens import sign
 from bot.settings import DEV_CUSTOMER_SECRET, Settings
-from bot.web.app import create_app
+from bot.web.app import MAX_NLG_BODY_BYTES, NLG_LISTENER, NLG_TOKEN_HEADER, create_app
 
 Factory = Callable[..., Awaitable[Any]]
+NLG_TOKEN = "unit-nlg-token-0123456789abcdef"
 
 
 class FakeRasa:
@@ -75,9 +80,42 @@ async def client(
         max_message_length=2000,
         rasa_timeout_seconds=5,
         var_dir=tmp_path,
+        nlg_token=NLG_TOKEN,
     )
     upgrade(settings.database_url)
     return await aiohttp_client(create_app(settings))
+
+
+async def new_conversation(client: TestClient) -> dict[str, str]:
+    """A conversation the service issued: its id and key, as the widget holds them."""
+    body = await (await client.post("/api/chat", json={"text": "hello"})).json()
+    return {"conversation_id": body["conversation_id"], "conversation_key": body["conversation_key"]}
+
+
+async def language_rasa_is_told(client: TestClient, fake_rasa: FakeRasa, conversation: dict[str, str]) -> Any:
+    """The conversation language the web service sends Rasa with the buyer's next message."""
+    response = await client.post("/api/chat", json={**conversation, "text": "ok"})
+    assert response.status == 200, await response.text()
+    return fake_rasa.received[-1]["metadata"]["conversation_language"]
+
+
+def nlg_url(client: TestClient, path: str = "/nlg") -> str:
+    """Rasa's callback listener of the app under test (127.0.0.1, its own port)."""
+    return f"http://127.0.0.1:{client.app[NLG_LISTENER].port}{path}"
+
+
+async def post_nlg(
+    client: TestClient, body: Any = None, data: bytes | None = None, token: str | None = NLG_TOKEN
+) -> tuple[int, Any]:
+    """POST to the NLG listener as Rasa does (token in a header); (status, JSON body)."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers[NLG_TOKEN_HEADER] = token
+    async with (
+        ClientSession() as session,
+        session.post(nlg_url(client), json=body, data=data, headers=headers) as response,
+    ):
+        return response.status, await response.json()
 
 
 async def test_health(client: TestClient) -> None:
@@ -120,44 +158,181 @@ async def test_chat_relays_to_rasa_with_conversation_and_locale(
 async def test_nlg_answers_in_the_slot_language_and_remembers_it(
     client: TestClient, fake_rasa: FakeRasa
 ) -> None:
+    conversation = await new_conversation(client)
     nlg = {
         "response": "utter_greet",
         "arguments": {},
-        "tracker": {"sender_id": "c2", "slots": {"language": "fr"}},
+        "slots": {"language": "fr"},
+        "sender_id": conversation["conversation_id"],
         "channel": {"name": "rest"},
     }
-    response = await client.post("/nlg", json=nlg)
-    assert response.status == 200
-    text = (await response.json())["text"]
+    status, body = await post_nlg(client, nlg)
+    assert status == 200
+    text = body["text"]
     assert "Sol Shop" in text
     assert "Bonjour" in text or "bonjour" in text.lower()
-    # The next message of c2 carries French as the conversation's language.
-    await client.post("/api/chat", json={"conversation_id": "c2", "text": "ok"})
-    assert fake_rasa.received[-1]["metadata"]["conversation_language"] == "fr"
+    # The buyer's next message carries French as the conversation's language.
+    assert await language_rasa_is_told(client, fake_rasa, conversation) == "fr"
 
 
 async def test_nlg_language_argument_overrides_the_slot(client: TestClient) -> None:
     nlg = {
         "response": "utter_language_changed",
         "arguments": {"language": "ja"},
-        "tracker": {"sender_id": "c3", "slots": {"language": "en"}},
+        "slots": {"language": "en"},
+        "sender_id": "c3",
     }
-    english = await (await client.post("/nlg", json={**nlg, "arguments": {}})).json()
-    japanese = await (await client.post("/nlg", json=nlg)).json()
+    english = (await post_nlg(client, {**nlg, "arguments": {}}))[1]
+    japanese = (await post_nlg(client, nlg))[1]
     assert japanese["text"] != english["text"]
     assert "日本語" in japanese["text"]
 
 
 async def test_nlg_buttons_and_unknown_language(client: TestClient) -> None:
-    nlg = {"response": "utter_offer_human", "tracker": {"sender_id": "c4", "slots": {"language": "xx"}}}
-    body = await (await client.post("/nlg", json=nlg)).json()
+    nlg = {"response": "utter_offer_human", "sender_id": "c4", "slots": {"language": "xx"}}
+    body = (await post_nlg(client, nlg))[1]
     assert [b["payload"] for b in body["buttons"]] == ["/affirm", "/deny"]
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"response": 5}'])
 async def test_nlg_rejects_garbage(client: TestClient, body: bytes) -> None:
-    response = await client.post("/nlg", data=body, headers={"Content-Type": "application/json"})
-    assert response.status == 400
+    assert (await post_nlg(client, data=body))[0] == 400
+
+
+def forged_arabic(conversation: dict[str, str]) -> dict[str, Any]:
+    """What an attacker posts to switch someone's conversation to Arabic."""
+    return {
+        "response": "utter_greet",
+        "arguments": {"language": "ar"},
+        "sender_id": conversation["conversation_id"],
+    }
+
+
+async def answered_in_french(client: TestClient, conversation: dict[str, str]) -> None:
+    french = {
+        "response": "utter_greet",
+        "slots": {"language": "fr"},
+        "sender_id": conversation["conversation_id"],
+    }
+    assert (await post_nlg(client, french))[0] == 200
+
+
+async def test_a_forged_nlg_post_on_the_public_port_is_refused_and_changes_nothing(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
+    # The buyer's conversation is in French (Rasa answered in French).
+    victim = await new_conversation(client)
+    await answered_in_french(client, victim)
+    forged = forged_arabic(victim)
+    # Anyone on the internet can reach the public port: /nlg is not there, token or not.
+    for headers in ({}, {NLG_TOKEN_HEADER: NLG_TOKEN}):
+        response = await client.post("/nlg", json=forged, headers=headers)
+        assert response.status == 404
+        response = await client.post(f"/nlg?token={NLG_TOKEN}", json=forged)
+        assert response.status == 404
+    assert await language_rasa_is_told(client, fake_rasa, victim) == "fr"
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", NLG_TOKEN[:-1], NLG_TOKEN + "x"])
+async def test_the_nlg_listener_refuses_callers_without_the_token(
+    client: TestClient, fake_rasa: FakeRasa, token: str | None
+) -> None:
+    victim = await new_conversation(client)
+    await answered_in_french(client, victim)
+    status, body = await post_nlg(client, forged_arabic(victim), token=token)
+    assert status == 401 and "text" not in body
+    # Nor in the URL: the token is only ever read from the header.
+    async with (
+        ClientSession() as session,
+        session.post(nlg_url(client), params={"token": NLG_TOKEN}, json=forged_arabic(victim)) as response,
+    ):
+        assert response.status == 401
+    assert await language_rasa_is_told(client, fake_rasa, victim) == "fr"
+
+
+async def test_without_an_nlg_token_set_nobody_gets_in(
+    aiohttp_client: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(create_app(Settings(var_dir=tmp_path)))
+    for token in (None, ""):
+        assert (await post_nlg(client, forged_arabic({"conversation_id": "x" * 32}), token=token))[0] == 401
+
+
+async def _send_head(
+    client: TestClient, headers: str, body: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a connection to the NLG listener and send a request's head and part of its body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.app[NLG_LISTENER].port)
+    writer.write(
+        f"POST /nlg HTTP/1.1\r\nHost: 127.0.0.1\r\n{NLG_TOKEN_HEADER}: {NLG_TOKEN}\r\n"
+        f"Content-Type: application/json\r\n{headers}\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    return reader, writer
+
+
+async def _status_of(reader: asyncio.StreamReader) -> int:
+    """The status of the response, which must come while the body is still unsent."""
+    line = await asyncio.wait_for(reader.readline(), timeout=5)
+    return int(line.split()[1])
+
+
+async def test_a_30_mb_nlg_body_is_refused_before_it_is_read(client: TestClient) -> None:
+    # Declared 30 MB, 1 kB sent: the answer comes without waiting for the rest.
+    reader, writer = await _send_head(client, f"Content-Length: {30 * 1024 * 1024}\r\n", b"{" * 1024)
+    assert await _status_of(reader) == 413
+    writer.close()
+    # Chunked, length unknown: refused once the limit is passed, the rest never read.
+    chunk = b"{" * 65536
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(MAX_NLG_BODY_BYTES // 65536 + 1))
+    reader, writer = await _send_head(client, "Transfer-Encoding: chunked\r\n", chunks)
+    assert await _status_of(reader) == 413
+    writer.close()
+    assert client.app[NLG_LISTENER].requests == 0  # nothing was parsed
+
+
+def _resident_megabytes() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _flood(port: int, body: bytes, token: str | None) -> str:
+    """Send one 30 MB NLG request from another thread; what came back."""
+    head = f"POST /nlg HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    head += f"{NLG_TOKEN_HEADER}: {token}\r\n\r\n" if token else "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        # Refused and closed while we are still sending: what we want.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(head.encode())
+            sock.sendall(body)
+        try:
+            return sock.recv(64).decode(errors="replace").split("\r\n")[0]
+        except ConnectionResetError:
+            return "reset"
+
+
+@pytest.mark.parametrize("token", [NLG_TOKEN, "wrong"])
+async def test_health_stays_fast_while_30_mb_nlg_bodies_arrive(client: TestClient, token: str) -> None:
+    body = b"[" + b"1," * (15 * 1024 * 1024) + b"1]"  # 30 MB of JSON
+    before = _resident_megabytes()
+    loop = asyncio.get_running_loop()
+    port = client.app[NLG_LISTENER].port
+    floods = [loop.run_in_executor(None, _flood, port, body, token) for _ in range(3)]
+    slowest = 0.0
+    while not all(flood.done() for flood in floods):
+        started = time.perf_counter()
+        assert (await client.get("/health")).status == 200
+        slowest = max(slowest, time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    answers = [flood.result() for flood in floods]
+    expected = "HTTP/1.1 413" if token == NLG_TOKEN else "HTTP/1.1 401"
+    assert all(answer.startswith(expected) or answer in ("", "reset") for answer in answers), answers
+    assert client.app[NLG_LISTENER].requests == 0  # not one of them was read and parsed
+    assert slowest < 0.25, f"/health took {slowest * 1000:.0f} ms"
+    assert _resident_megabytes() - before < 60
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\x00\x01", "\u200b\u200b"])
@@ -325,17 +500,3 @@ async def test_a_retry_after_rasa_was_down_is_answered_then(client: TestClient, 
     fake_rasa.status = 200
     reply = await (await client.post("/api/chat", json=body)).json()
     assert reply["messages"][0]["text"] == "echo: hola"
-
-
-async def test_nlg_accepts_the_long_trackers_of_long_conversations(client: TestClient) -> None:
-    # Rasa sends every event of the conversation with each response: after a few
-    # order lookups that is far more than a chat message may be.
-    events = [{"event": "slot", "name": "order_number", "value": "x" * 100, "timestamp": 1.0}] * 5000
-    body = {
-        "response": "utter_greet",
-        "arguments": {},
-        "tracker": {"slots": {"language": "de"}, "events": events},
-    }
-    response = await client.post("/nlg", json=body)
-    assert response.status == 200, await response.text()
-    assert "Demo Store" in (await response.json())["text"] or (await response.json())["text"]
