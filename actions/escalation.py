@@ -1,9 +1,10 @@
 """Handing the buyer to a person.
 
 Every hand-over goes through ``escalate()``: it opens an escalation in the
-database with its context (language, customer and tier, order, reason, the
-buyer's time zone) and routes it (bot/service/escalations.py), so nothing is
-lost and the team sees it in the console. The buyer is told, in their language,
+database with its context (language, customer and tier, order number and
+whether it was proven to be the buyer's, reason, the buyer's time zone) and
+routes it (bot/service/escalations.py), so nothing is lost and the team sees it
+in the console. The buyer is told, in their language,
 who will answer and how soon; outside business hours, from when in their own
 time, and is invited to leave an email address.
 """
@@ -50,6 +51,9 @@ def open_escalation(tracker: Tracker, reason: str) -> HandOver:
     time_zone = message_metadata(tracker).get("time_zone")
     config = service_config(settings().service_file)
     with database().session() as session:
+        order_number, order_verified = escalations.order_context(
+            session, tracker.sender_id, normalise_order_number(tracker.get_slot("order_number")), customer
+        )
         escalation, decision, _ = escalations.create(
             session,
             config,
@@ -57,8 +61,9 @@ def open_escalation(tracker: Tracker, reason: str) -> HandOver:
             buyer_language(tracker),
             reason,
             customer=customer,
-            order_number=normalise_order_number(tracker.get_slot("order_number")),
+            order_number=order_number,
             buyer_time_zone=time_zone if isinstance(time_zone, str) else None,
+            order_verified=order_verified,
         )
         return HandOver(
             escalation.id,

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Customer, Escalation, StaffMember
+from bot.db.models import Customer, Escalation, Order, StaffMember
 from bot.db.types import utcnow
+from bot.orders.lockout import last_verified, verified_in
 from bot.service.hours import ServiceConfig
 
 #: A console seen within this long counts as online.
@@ -79,6 +80,25 @@ def route(session: Session, customer: Customer | None, config: ServiceConfig, no
     return Decision("queue", None, opening + target, opening, opening == now)
 
 
+def order_context(
+    session: Session, conversation_id: str, typed: str | None, customer: Customer | None
+) -> tuple[str | None, bool]:
+    """The order an escalation is about, and whether it is proven to be the buyer's.
+
+    A number the buyer only typed is shown to staff as unverified: anyone can type
+    a stranger's order number. It is verified when the lookup with its proof
+    succeeded in this conversation, or the signed-in customer owns it. With no
+    number typed, the one last proven in the conversation is the context.
+    """
+    number = typed or last_verified(session, conversation_id)
+    if number is None:
+        return None, False
+    if verified_in(session, conversation_id, number):
+        return number, True
+    owner = session.scalar(select(Order.customer_id).where(Order.number == number))
+    return number, customer is not None and owner is not None and owner == customer.id
+
+
 def open_escalation(session: Session, conversation_id: str) -> Escalation | None:
     return session.scalars(
         select(Escalation).where(Escalation.conversation_id == conversation_id, Escalation.status.in_(OPEN))
@@ -95,6 +115,7 @@ def create(
     order_number: str | None = None,
     buyer_time_zone: str | None = None,
     now: datetime | None = None,
+    order_verified: bool = False,
 ) -> tuple[Escalation, Decision, bool]:
     """Open an escalation (or find the conversation's open one): (escalation, routing, created)."""
     now = now or utcnow()
@@ -110,6 +131,7 @@ def create(
         language=language,
         reason=reason,
         order_number=order_number,
+        order_verified=order_verified and order_number is not None,
         route=decision.route,
         assigned_to_id=decision.assigned_to.id if decision.assigned_to else None,
         priority=PRIORITY.get(tier, 0),

@@ -344,6 +344,7 @@ def _escalation_json(escalation: Escalation) -> dict[str, Any]:
         "language": escalation.language,
         "reason": escalation.reason,
         "order_number": escalation.order_number,
+        "order_verified": escalation.order_verified,  # False: only typed, maybe a stranger's
         "status": escalation.status,
         "route": escalation.route,
         "priority": escalation.priority,
