@@ -22,6 +22,8 @@ from bot.db.models import ConversationMessage
 from bot.orders.tokens import sign
 from bot.settings import DEV_CUSTOMER_SECRET, Settings
 from bot.web.app import MAX_NLG_BODY_BYTES, NLG_LISTENER, NLG_TOKEN_HEADER, create_app
+from bot.web.context import SETTINGS
+from bot.web.messages import conversation_key
 
 Factory = Callable[..., Awaitable[Any]]
 NLG_TOKEN = "unit-nlg-token-0123456789abcdef"
@@ -99,6 +101,18 @@ async def language_rasa_is_told(client: TestClient, fake_rasa: FakeRasa, convers
     return fake_rasa.received[-1]["metadata"]["conversation_language"]
 
 
+def cid(name: str) -> str:
+    """A well-formed conversation id (the service's are 32+ url-safe characters) named ``name``."""
+    return name.ljust(32, "0")
+
+
+def conv(client: TestClient, name: str) -> dict[str, str]:
+    """Conversation ``name`` with the key the service would have issued for it."""
+    conversation_id = cid(name)
+    secret = client.app[SETTINGS].conversation_secret
+    return {"conversation_id": conversation_id, "conversation_key": conversation_key(secret, conversation_id)}
+
+
 def nlg_url(client: TestClient, path: str = "/nlg") -> str:
     """Rasa's callback listener of the app under test (127.0.0.1, its own port)."""
     return f"http://127.0.0.1:{client.app[NLG_LISTENER].port}{path}"
@@ -129,11 +143,11 @@ async def test_chat_relays_to_rasa_with_conversation_and_locale(
 ) -> None:
     response = await client.post(
         "/api/chat",
-        json={"conversation_id": "c1", "text": " hola ", "locale": "es-MX", "client_msg_id": "m1"},
+        json={**conv(client, "c1"), "text": " hola ", "locale": "es-MX", "client_msg_id": "m1"},
     )
     assert response.status == 200
     body = await response.json()
-    assert body["conversation_id"] == "c1"
+    assert body["conversation_id"] == cid("c1")
     assert body["client_msg_id"] == "m1"
     assert body["language"] == "es"
     assert plain(body["messages"]) == [
@@ -142,7 +156,7 @@ async def test_chat_relays_to_rasa_with_conversation_and_locale(
     assert body["messages"][0]["sender"] == "bot" and body["messages"][0]["id"] > body["message"]["id"]
     assert fake_rasa.received == [
         {
-            "sender": "c1",
+            "sender": cid("c1"),
             "message": "hola",
             "metadata": {
                 "conversation_language": None,
@@ -339,7 +353,7 @@ async def test_health_stays_fast_while_30_mb_nlg_bodies_arrive(client: TestClien
 async def test_empty_messages_get_a_reply_not_an_error(
     client: TestClient, fake_rasa: FakeRasa, text: str
 ) -> None:
-    response = await client.post("/api/chat", json={"conversation_id": "c5", "text": text, "locale": "de-DE"})
+    response = await client.post("/api/chat", json={**conv(client, "c5"), "text": text, "locale": "de-DE"})
     assert response.status == 200
     body = await response.json()
     assert body["language"] == "de"
@@ -351,7 +365,7 @@ async def test_oversize_message_gets_a_clear_error_in_the_buyers_language(
     client: TestClient, fake_rasa: FakeRasa
 ) -> None:
     response = await client.post(
-        "/api/chat", json={"conversation_id": "c6", "text": "a" * 10_000, "locale": "fr"}
+        "/api/chat", json={**conv(client, "c6"), "text": "a" * 10_000, "locale": "fr"}
     )
     assert response.status == 413
     error = (await response.json())["error"]
@@ -377,7 +391,7 @@ async def test_oversize_body_is_refused_before_parsing(client: TestClient) -> No
         (b"{not json", 400, "invalid_json"),
         (b"\xff\xfe", 400, "invalid_json"),
         (b'{"conversation_id": "../x", "text": "hi"}', 400, "invalid_conversation_id"),
-        (b'{"conversation_id": "c7", "text": 12}', 400, "invalid_text"),
+        (b'{"conversation_id": "c7000000000000000000000000000000", "text": 12}', 400, "invalid_text"),
     ],
 )
 async def test_malformed_requests(client: TestClient, body: bytes, status: int, code: str) -> None:
@@ -389,14 +403,14 @@ async def test_malformed_requests(client: TestClient, body: bytes, status: int, 
 async def test_control_characters_and_emoji_reach_rasa_cleaned(
     client: TestClient, fake_rasa: FakeRasa
 ) -> None:
-    response = await client.post("/api/chat", json={"conversation_id": "c8", "text": "hi\x00 there 👍\u202e"})
+    response = await client.post("/api/chat", json={**conv(client, "c8"), "text": "hi\x00 there 👍\u202e"})
     assert response.status == 200
     assert fake_rasa.received[-1]["message"] == "hi there 👍"
 
 
 async def test_rasa_failure_is_a_503_in_the_buyers_language(client: TestClient, fake_rasa: FakeRasa) -> None:
     fake_rasa.status = 500
-    response = await client.post("/api/chat", json={"conversation_id": "c9", "text": "hola", "locale": "es"})
+    response = await client.post("/api/chat", json={**conv(client, "c9"), "text": "hola", "locale": "es"})
     assert response.status == 503
     error = (await response.json())["error"]
     assert error["code"] == "assistant_unavailable"
@@ -408,7 +422,7 @@ async def test_rasa_down_is_a_503(
 ) -> None:
     settings = Settings(rasa_port=unused_tcp_port_factory(), rasa_timeout_seconds=2, var_dir=tmp_path)
     client = await aiohttp_client(create_app(settings))
-    response = await client.post("/api/chat", json={"conversation_id": "c10", "text": "hello"})
+    response = await client.post("/api/chat", json={**conv(client, "c10"), "text": "hello"})
     assert response.status == 503
     health = await (await client.get("/health?deep=1")).json()
     assert health["rasa"] == "down"
@@ -438,7 +452,7 @@ async def test_the_home_page_leads_to_the_demo_store(client: TestClient) -> None
 async def test_a_customer_token_identifies_the_buyer_only_when_valid(
     client: TestClient, fake_rasa: FakeRasa, token: str, expected: str | None
 ) -> None:
-    body = {"conversation_id": "c9", "text": "hi", "customer_token": token}
+    body = {**conv(client, "c9"), "text": "hi", "customer_token": token}
     response = await client.post("/api/chat", json=body)
     assert response.status == 200
     customer = fake_rasa.received[-1]["metadata"]["customer"]
@@ -452,14 +466,14 @@ async def test_a_tampered_token_is_ignored(client: TestClient, fake_rasa: FakeRa
     body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     body["customer_id"] = "c-1002"  # someone else's account, same signature
     forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
-    await client.post("/api/chat", json={"conversation_id": "c9", "text": "hi", "customer_token": forged})
+    await client.post("/api/chat", json={**conv(client, "c9"), "text": "hi", "customer_token": forged})
     assert fake_rasa.received[-1]["metadata"]["customer"] is None
 
 
 async def test_messages_and_replies_are_logged_and_a_retry_is_not_sent_twice(
     client: TestClient, fake_rasa: FakeRasa, tmp_path: Path
 ) -> None:
-    body = {"conversation_id": "c-log", "text": "hola", "client_msg_id": "m1"}
+    body = {**conv(client, "c-log"), "text": "hola", "client_msg_id": "m1"}
     first = await (await client.post("/api/chat", json=body)).json()
     again = await (await client.post("/api/chat", json=body)).json()  # the widget retries
     assert len(fake_rasa.received) == 1  # Rasa was asked once
@@ -484,7 +498,7 @@ async def test_a_message_is_logged_even_when_rasa_is_down(
     client: TestClient, fake_rasa: FakeRasa, tmp_path: Path
 ) -> None:
     fake_rasa.status = 500
-    response = await client.post("/api/chat", json={"conversation_id": "c-down", "text": "where is my order"})
+    response = await client.post("/api/chat", json={**conv(client, "c-down"), "text": "where is my order"})
     assert response.status == 503
     database = Database(f"sqlite:///{tmp_path / 'assistant.db'}")
     with database.session() as session:
@@ -494,7 +508,7 @@ async def test_a_message_is_logged_even_when_rasa_is_down(
 
 
 async def test_a_retry_after_rasa_was_down_is_answered_then(client: TestClient, fake_rasa: FakeRasa) -> None:
-    body = {"conversation_id": "c-retry", "text": "hola", "client_msg_id": "m1"}
+    body = {**conv(client, "c-retry"), "text": "hola", "client_msg_id": "m1"}
     fake_rasa.status = 500
     assert (await client.post("/api/chat", json=body)).status == 503
     fake_rasa.status = 200
