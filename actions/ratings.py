@@ -1,9 +1,17 @@
 """The buyer's rating of a conversation (1 to 5 stars, and an optional comment).
 
 Stars come from the rating buttons' payload (entity ``rating``) or from what the
-buyer typed ("5 stars", "★★★★", "4/5"). The rating is linked to the
-conversation's latest escalation, so the dashboard can show satisfaction by
-staff member and tier as well as by language.
+buyer typed ("5 stars", "★★★★", "4/5").
+
+One rating per rating request: a rating is stored only when the bot asked for
+one, and only once per asking. The request is the dialogue's ``utter_ask_rating``
+in the tracker (Rasa's own record, which a buyer cannot write), keyed by its
+timestamp; the key is unique per conversation in the ratings table, so six
+ratings after one prompt store one, and a rating nobody asked for stores none.
+A request that followed a person's hand-back (``conversation_resolved``) counts
+for the escalation resolved just before it and its agent; one after a goodbye
+to the bot counts for no agent (before, every rating counted against the
+conversation's last agent).
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import asyncio
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -19,6 +29,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from actions.dependencies import database, knowledge
 from actions.faq import buyer_language
@@ -28,6 +39,45 @@ logger = logging.getLogger(__name__)
 
 #: Longest comment kept.
 MAX_COMMENT = 2000
+#: The intent the web service sends when a person hands the conversation back.
+HAND_BACK_INTENT = "conversation_resolved"
+#: Clock difference tolerated between the web service (resolved_at) and Rasa (the prompt).
+CLOCK_SLACK = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class RatingRequest:
+    """The bot's latest rating prompt in the conversation."""
+
+    key: str
+    at: datetime | None
+    #: Asked after a person resolved the conversation (else: after a goodbye to the bot).
+    after_person: bool
+
+
+def rating_request(tracker: Tracker) -> RatingRequest | None:
+    """The latest ``utter_ask_rating`` the dialogue ran, and what led to it.
+
+    Only the dialogue's own prompt is a request: the re-ask inside
+    action_record_rating (stars not understood) keeps the same request open.
+    """
+    events = tracker.events
+    for position in range(len(events) - 1, -1, -1):
+        event = events[position]
+        if event.get("event") != "action" or event.get("name") != "utter_ask_rating":
+            continue
+        trigger: dict[str, Any] = next(
+            (e for e in reversed(events[:position]) if e.get("event") == "user"), {}
+        )
+        intent = ((trigger.get("parse_data") or {}).get("intent") or {}).get("name")
+        stamp = event.get("timestamp")
+        if isinstance(stamp, (int, float)):
+            at: datetime | None = datetime.fromtimestamp(stamp, timezone.utc)
+            key = f"{stamp:.6f}"
+        else:
+            at, key = None, f"event-{position}"
+        return RatingRequest(key, at, intent == HAND_BACK_INTENT)
+    return None
 
 
 def stars_in(tracker: Tracker) -> int | None:
@@ -44,24 +94,49 @@ def stars_in(tracker: Tracker) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def store(conversation_id: str, stars: int, language: str, topic: str | None) -> None:
+def _resolved_escalation(conversation_id: str, request: RatingRequest) -> Escalation | None:
+    """The escalation whose hand-back led to ``request``: resolved just before it."""
+    query = select(Escalation).where(
+        Escalation.conversation_id == conversation_id, Escalation.status == "resolved"
+    )
+    if request.at is not None:
+        query = query.where(Escalation.resolved_at <= request.at + CLOCK_SLACK)
     with database().session() as session:
-        escalation = session.scalars(
-            select(Escalation)
-            .where(Escalation.conversation_id == conversation_id)
-            .order_by(Escalation.id.desc())
-        ).first()
-        session.add(
-            Rating(
-                conversation_id=conversation_id,
-                escalation_id=escalation.id if escalation else None,
-                staff_id=escalation.claimed_by_id if escalation else None,
-                stars=stars,
-                language=language,
-                tier=escalation.tier if escalation else "standard",
-                topic=topic or (escalation.reason if escalation else "general"),
+        return session.scalars(query.order_by(Escalation.resolved_at.desc(), Escalation.id.desc())).first()
+
+
+def answered(conversation_id: str, request: RatingRequest) -> bool:
+    with database().session() as session:
+        return (
+            session.scalar(
+                select(Rating.id).where(
+                    Rating.conversation_id == conversation_id, Rating.request_key == request.key
+                )
             )
+            is not None
         )
+
+
+def store(conversation_id: str, stars: int, language: str, topic: str | None, request: RatingRequest) -> bool:
+    """Store the rating answering ``request``; False if that request has its rating already."""
+    escalation = _resolved_escalation(conversation_id, request) if request.after_person else None
+    try:
+        with database().session() as session:
+            session.add(
+                Rating(
+                    conversation_id=conversation_id,
+                    escalation_id=escalation.id if escalation else None,
+                    staff_id=escalation.claimed_by_id if escalation else None,
+                    stars=stars,
+                    language=language,
+                    tier=escalation.tier if escalation else "standard",
+                    topic=topic or (escalation.reason if escalation else "general"),
+                    request_key=request.key,
+                )
+            )
+    except IntegrityError:  # the unique (conversation, request) key: rated already
+        return False
+    return True
 
 
 def answered_topic(tracker: Tracker) -> str | None:
@@ -78,16 +153,33 @@ class ActionRecordRating(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        request = rating_request(tracker)
+        try:
+            pending = request is not None and not await asyncio.to_thread(
+                answered, tracker.sender_id, request
+            )
+        except Exception:
+            logger.exception("Could not read the ratings of %s", tracker.sender_id)
+            pending = False
+        if request is None or not pending:
+            # Nobody asked, or this request has its rating: nothing is stored.
+            logger.info("Rating not asked for in %s: not stored", tracker.sender_id)
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
         stars = stars_in(tracker)
         if stars is None:
             dispatcher.utter_message(response="utter_ask_rating")
             return []
         try:
-            await asyncio.to_thread(
-                store, tracker.sender_id, stars, buyer_language(tracker), answered_topic(tracker)
+            stored = await asyncio.to_thread(
+                store, tracker.sender_id, stars, buyer_language(tracker), answered_topic(tracker), request
             )
         except Exception:
             logger.exception("Could not store a rating for %s", tracker.sender_id)
+            stored = True  # the buyer did rate; say thanks all the same
+        if not stored:
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
         dispatcher.utter_message(response="utter_offer_rating_comment")
         return [SlotSet("comment_offered", True)]
 

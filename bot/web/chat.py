@@ -232,10 +232,13 @@ async def _answer(
         "client_address": client_address,
         "time_zone": message.time_zone,
     }
+    from bot.payloads import text_for_rasa  # a payload passes only if the bot just offered it
+
+    to_rasa = await text_for_rasa(app[DATABASE], message.conversation_id, message.text)
     try:
         async with app[RASA_SESSION].post(
             "/webhooks/rest/webhook",
-            json={"sender": message.conversation_id, "message": message.text, "metadata": metadata},
+            json={"sender": message.conversation_id, "message": to_rasa, "metadata": metadata},
         ) as response:
             if response.status != 200:
                 raise ClientError(f"Rasa answered HTTP {response.status}")
