@@ -6,12 +6,21 @@ pushed to the buyer's chat. "Resolve" hands the conversation back to the bot,
 which asks for a rating. Canned replies are sent in the buyer's language
 (data/canned_replies.yml), so an agent can serve a buyer whose language they
 do not read.
+
+The staff pages and APIs hold customers' data behind a staff cookie, so they
+defend against other sites: the console's socket accepts only the service's own
+origin (a page elsewhere cannot open it with the staff member's cookie), and
+every staff response forbids framing and any script or style not served from
+here (STAFF_HEADERS).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +36,8 @@ from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders.queries import orders_of
 from bot.responses import fill
 from bot.settings import PROJECT_ROOT
-from bot.web.context import DATABASE, HUB, RASA_SESSION, SETTINGS, read_limited
+from bot.web.context import DATABASE, HUB, RASA_SESSION, SETTINGS, STATIC_DIR, read_limited
+from bot.web.live import EscalationWatcher
 from bot.web.staff import _error, _escalation_json, signed_in, staff_only
 
 logger = logging.getLogger(__name__)
@@ -36,6 +46,39 @@ CANNED_FILE = PROJECT_ROOT / "data" / "canned_replies.yml"
 #: Longest staff reply or note, and largest WebSocket frame accepted.
 MAX_TEXT = 4000
 MAX_FRAME_BYTES = 16 * 1024
+
+#: Sent with the staff pages, their scripts and the staff and admin APIs. The pages
+#: load their code and styles from /static (no inline code: an injected <script>
+#: or onerror= does not run), talk only to this service (its WebSocket included:
+#: 'self' covers ws:/wss: on the same host), and may not be framed (clickjacking).
+STAFF_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+#: Paths that get STAFF_HEADERS (prefixes).
+STAFF_PATHS = (
+    "/console",
+    "/dashboard",
+    "/api/staff/",
+    "/api/admin/",
+    "/ws/staff",
+    "/static/staff-i18n.js",
+    "/static/console.",
+    "/static/dashboard.",
+)
+#: The staff pages' scripts and styles, served from STATIC_DIR under /static/.
+STAFF_ASSETS = {
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+}
 
 
 @lru_cache(maxsize=2)
@@ -297,8 +340,30 @@ async def canned(request: web.Request) -> web.Response:
     return web.json_response({"replies": canned_replies(), "languages": list(SUPPORTED_LANGUAGES)})
 
 
+def own_origin(request: web.Request) -> bool:
+    """Whether the request comes from a page of this service, or from no page at all.
+
+    Browsers send ``Origin`` with every WebSocket handshake, and the staff cookie goes
+    along whatever page opens the socket: only a page served from the host and port
+    the request was made to (or, behind a trusted proxy, the host it forwarded) may
+    open the console's. Programs that send no Origin hold the cookie themselves.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    scheme, _, host = origin.partition("://")
+    if scheme not in ("http", "https") or not host or "/" in host:
+        return False  # "null" (sandboxed pages, file:), or junk
+    allowed = {request.host.lower()}
+    if request.app[SETTINGS].trust_forwarded_for and (forwarded := request.headers.get("X-Forwarded-Host")):
+        allowed.add(forwarded.split(",")[-1].strip().lower())
+    return host.lower() in allowed
+
+
 async def staff_socket(request: web.Request) -> web.WebSocketResponse:
-    """A signed-in console: pushes of buyer messages and queue changes."""
+    """A signed-in console: pushes of buyer messages, new and overdue escalations and queue changes."""
+    if not own_origin(request):
+        return _error(403, "foreign_origin", "This socket is only for the console's own pages.")  # type: ignore[return-value]
     found = await request.app[DATABASE].run(lambda: signed_in(request.app[DATABASE], request))
     if found is None:
         return _error(401, "not_signed_in", "Please sign in.")  # type: ignore[return-value]
@@ -354,7 +419,43 @@ async def _show_typing(request: web.Request, staff: StaffMember, escalation_id: 
         )
 
 
+async def add_staff_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """STAFF_HEADERS on every staff page, script and API response (errors included)."""
+    if request.path.startswith(STAFF_PATHS):
+        for name, value in STAFF_HEADERS.items():
+            response.headers.setdefault(name, value)
+
+
+def staff_asset(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / name, headers={"Content-Type": f"{content_type}; charset=utf-8"})
+
+    return serve
+
+
+async def watch_escalations(app: web.Application) -> AsyncIterator[None]:
+    """Run the escalation watcher (bot/web/live.py) while the app runs: consoles hear of
+    escalations the action server opens, and of ones that become late."""
+    watcher = EscalationWatcher(app[DATABASE], app[HUB], _escalation_json)
+    try:
+        await watcher.start()
+    except Exception as error:  # e.g. no schema yet: the watcher's loop keeps trying
+        logger.warning("Escalation watcher starts without a cursor: %s", error)
+        watcher.last_id = None
+    task = asyncio.create_task(watcher.run(), name="escalation-watcher")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def setup_console(app: web.Application) -> None:
+    """The console's routes, its escalation watcher (after the database opens: see
+    setup_admin) and the staff pages' headers and assets."""
+    app.on_response_prepare.append(add_staff_headers)
+    app.cleanup_ctx.append(watch_escalations)
+    for name, content_type in STAFF_ASSETS.items():
+        app.router.add_get(f"/static/{name}", staff_asset(name, content_type))
     guard = staff_only(database_key=DATABASE)
     app.router.add_get("/api/staff/escalations/{escalation_id}", guard(detail))
     app.router.add_post("/api/staff/escalations/{escalation_id}/reply", guard(reply))

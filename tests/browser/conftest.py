@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -29,3 +29,23 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page_errors() -> Iterator[Callable[[Page], Page]]:
+    """``watch(page)``: the test fails if the page breaks its Content-Security-Policy
+    (Chromium reports each blocked script, style or connection on the console) or
+    throws an uncaught script error."""
+    found: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    def watch(page: Page) -> Page:
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: found.append(f"uncaught: {error}"))
+        return page
+
+    yield watch
+    assert not found, f"the page's scripts failed or were blocked: {found}"

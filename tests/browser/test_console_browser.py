@@ -3,14 +3,18 @@
 The web service runs as a real process on a free port with a seeded database: a
 VIP escalation whose transcript holds HTML a buyer typed. An agent signs in,
 claims, replies (typed and canned), and resolves while the buyer's chat page
-receives the replies live; an admin opens the dashboard. Screenshots of each
-state are saved in var/screenshots/.
+receives the replies live; an admin opens the dashboard. Escalations written to
+the database from outside (as the action server writes them) reach a console
+that is already open. Every staff page runs under its Content-Security-Policy:
+a script or style the policy blocks fails the test (``page_errors``). Screenshots
+of each state are saved in var/screenshots/.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,12 +25,18 @@ from playwright.sync_api import Browser, Page, expect
 from bot.db.database import Database, upgrade
 from bot.db.models import Conversation, ConversationMessage, Escalation, Rating
 from bot.db.types import utcnow
+from bot.service import escalations
+from bot.service.hours import load as service_config
 from bot.settings import Settings
 from bot.staff.accounts import add_staff
 from bot.supervisor import Supervisor, free_port
+from bot.web.messages import conversation_key, new_conversation_id
 
 PASSWORD = "browser test password"
 HOSTILE = "<script>alert('x')</script><b>bold?</b>"
+#: The seeded conversation: an id as the server issues them (bot/web/messages.py).
+CONVERSATION = new_conversation_id()
+Watch = Callable[[Page], Page]
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +47,16 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     with Database(settings.database_url).session() as session:
         add_staff(session, "agent@shop.test", "Ann Agent", "agent", PASSWORD, "en")
         add_staff(session, "admin@shop.test", "Ada Admin", "admin", PASSWORD, "en")
-        session.add(Conversation(id="browser-conv", language="es"))
-        session.add(ConversationMessage(conversation_id="browser-conv", sender="buyer", text=HOSTILE))
+        session.add(Conversation(id=CONVERSATION, language="es"))
+        session.add(ConversationMessage(conversation_id=CONVERSATION, sender="buyer", text=HOSTILE))
         session.add(
             ConversationMessage(
-                conversation_id="browser-conv", sender="buyer", text="quiero hablar con alguien"
+                conversation_id=CONVERSATION, sender="buyer", text="quiero hablar con alguien"
             )
         )
         session.add(
             Escalation(
-                conversation_id="browser-conv",
+                conversation_id=CONVERSATION,
                 language="es",
                 reason="request_human",
                 tier="vip",
@@ -70,8 +80,10 @@ def sign_in(page: Page, base: str, path: str, email: str) -> None:
     page.click("button[type=submit]")
 
 
-def test_sign_in_with_a_wrong_password_says_so(service: Settings, browser: Browser) -> None:
-    page = browser.new_page()
+def test_sign_in_with_a_wrong_password_says_so(
+    service: Settings, browser: Browser, page_errors: Watch
+) -> None:
+    page = page_errors(browser.new_page())
     page.goto(f"http://127.0.0.1:{service.web_port}/console")
     page.fill("#email", "agent@shop.test")
     page.fill("#password", "not the password")
@@ -81,9 +93,11 @@ def test_sign_in_with_a_wrong_password_says_so(service: Settings, browser: Brows
     page.close()
 
 
-def test_the_sign_in_form_follows_the_browser_language(service: Settings, browser: Browser) -> None:
+def test_the_sign_in_form_follows_the_browser_language(
+    service: Settings, browser: Browser, page_errors: Watch
+) -> None:
     context = browser.new_context(locale="fr-FR")
-    page = context.new_page()
+    page = page_errors(context.new_page())
     page.goto(f"http://127.0.0.1:{service.web_port}/console")
     expect(page.locator("#signin h1")).to_have_text("Connexion")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -95,11 +109,11 @@ def test_the_sign_in_form_follows_the_browser_language(service: Settings, browse
 
 
 def test_the_console_switches_to_arabic_right_to_left_and_remembers_it(
-    service: Settings, browser: Browser
+    service: Settings, browser: Browser, page_errors: Watch
 ) -> None:
     base = f"http://127.0.0.1:{service.web_port}"
     context = browser.new_context()
-    page = context.new_page()
+    page = page_errors(context.new_page())
     sign_in(page, base, "/console", "agent@shop.test")
     expect(page.locator("#queue .item").first).to_contain_text("left")  # English: the agent's language
     page.select_option("#ui-language", "ar")
@@ -124,11 +138,22 @@ def test_the_console_switches_to_arabic_right_to_left_and_remembers_it(
     context.close()
 
 
-def test_claim_reply_and_resolve_while_the_buyer_watches(service: Settings, browser: Browser) -> None:
+def test_claim_reply_and_resolve_while_the_buyer_watches(
+    service: Settings, browser: Browser, page_errors: Watch
+) -> None:
     base = f"http://127.0.0.1:{service.web_port}"
     buyer = browser.new_context().new_page()
     # The buyer's widget holds the seeded conversation, open, as if they had been chatting.
-    saved = {"cid": "browser-conv", "who": "", "last": 0, "outbox": [], "seen": 0, "open": True, "lang": ""}
+    saved = {
+        "cid": CONVERSATION,
+        "key": conversation_key(service.conversation_secret, CONVERSATION),
+        "who": "",
+        "last": 0,
+        "outbox": [],
+        "seen": 0,
+        "open": True,
+        "lang": "",
+    }
     buyer.add_init_script(
         f"const s = {json.dumps(saved)}; s.last = Date.now();"
         f"localStorage.setItem('store-assistant:{base}', JSON.stringify(s))"
@@ -137,7 +162,7 @@ def test_claim_reply_and_resolve_while_the_buyer_watches(service: Settings, brow
     expect(buyer.locator(".log")).to_contain_text("quiero hablar con alguien")  # the history, restored
 
     context = browser.new_context()
-    agent = context.new_page()
+    agent = page_errors(context.new_page())
     sign_in(agent, base, "/console", "agent@shop.test")
     item = agent.locator("#queue .item").first
     expect(item).to_contain_text("VIP")
@@ -171,19 +196,121 @@ def test_claim_reply_and_resolve_while_the_buyer_watches(service: Settings, brow
     context.close()
 
 
-def test_agents_cannot_open_the_dashboard_and_admins_can(service: Settings, browser: Browser) -> None:
+def test_agents_cannot_open_the_dashboard_and_admins_can(
+    service: Settings, browser: Browser, page_errors: Watch
+) -> None:
     base = f"http://127.0.0.1:{service.web_port}"
     agent_context = browser.new_context()
-    agent = agent_context.new_page()
+    agent = page_errors(agent_context.new_page())
     sign_in(agent, base, "/dashboard", "agent@shop.test")
     expect(agent.locator("#error")).to_contain_text("Only admins")
     agent_context.close()
 
     admin_context = browser.new_context()
-    admin = admin_context.new_page()
+    admin = page_errors(admin_context.new_page())
     sign_in(admin, base, "/dashboard", "admin@shop.test")
     # The first request loads the knowledge base (unanswered questions): allow it time.
     expect(admin.locator("#figures")).to_contain_text("CSAT by language", timeout=60_000)
     expect(admin.locator("#figures")).to_contain_text("Spanish")  # the rating's language, by name
     shot(admin, "dashboard")
     admin_context.close()
+
+
+def test_other_sites_cannot_frame_the_console(service: Settings, browser: Browser) -> None:
+    """Clickjacking: a page elsewhere that puts the console in a frame gets nothing shown."""
+    page = browser.new_page()
+    console_url = f"http://127.0.0.1:{service.web_port}/console"
+    page.set_content(f'<iframe src="{console_url}" width="600" height="400"></iframe>')
+    page.wait_for_load_state("load")
+    frame = page.frames[1]
+    assert frame.locator("#signin, #console").count() == 0  # refused: an error page, not the console
+    page.close()
+
+
+def open_escalation(
+    settings: Settings, conversation_id: str, language: str, due_in: timedelta | None = None
+) -> int:
+    """Open an escalation the way the action server does (actions/escalation.py), from
+    another process's connection; ``due_in``: its first-response target runs out that soon."""
+    database = Database(settings.database_url)
+    try:
+        config = service_config(settings.service_file)
+        now = utcnow() - config.target("standard") + due_in if due_in is not None else None
+        with database.session() as session:
+            escalation, _, created = escalations.create(
+                session, config, conversation_id, language, "complain", now=now
+            )
+            assert created
+            return escalation.id
+    finally:
+        database.dispose()
+
+
+def resolve_all(settings: Settings, ids: list[int]) -> None:
+    """Take the test's escalations out of the queue again (the other tests count it)."""
+    database = Database(settings.database_url)
+    with database.session() as session:
+        for escalation_id in ids:
+            escalation = session.get(Escalation, escalation_id)
+            if escalation is not None:
+                escalation.status, escalation.resolved_at = "resolved", utcnow()
+    database.dispose()
+
+
+def test_an_open_console_shows_new_and_late_escalations_by_itself(
+    service: Settings, browser: Browser, page_errors: Watch
+) -> None:
+    """The console is open before the escalations exist and is never reloaded: a new one
+    appears within a second of being written, and one that passes its first-response
+    target moves above a VIP's that has not."""
+    base = f"http://127.0.0.1:{service.web_port}"
+    context = browser.new_context()
+    page = page_errors(context.new_page())
+    ids: list[int] = []
+    try:
+        sign_in(page, base, "/console", "agent@shop.test")
+        expect(page.locator("#who")).to_contain_text("Ann Agent")
+        # The console's socket (console.js: `socket`) is open: from now on it is told.
+        page.wait_for_function("() => socket !== null && socket.readyState === WebSocket.OPEN")
+
+        database = Database(service.database_url)
+        with database.session() as session:
+            vip = Escalation(
+                conversation_id="live-vip",
+                language="fr",
+                reason="request_human",
+                tier="vip",
+                priority=10,
+                due_at=utcnow() + timedelta(minutes=15),
+            )
+            session.add(vip)
+            session.flush()
+            ids.append(vip.id)
+        database.dispose()
+        page.wait_for_selector(f'#queue .item[data-id="{vip.id}"]', timeout=5_000)
+
+        started = time.monotonic()
+        late = open_escalation(service, "live-late", "de", due_in=timedelta(seconds=3))
+        ids.append(late)
+        page.wait_for_selector(f'#queue .item[data-id="{late}"]', timeout=5_000)
+        appeared = time.monotonic() - started
+        assert appeared < 1.0, f"the new escalation took {appeared:.2f} s to appear"
+        news = page.locator("#queue-news").inner_text()
+        assert "New in the queue" in news and f"#{late}" in news, news
+        items = page.locator("#queue .item")
+        order = [items.nth(i).get_attribute("data-id") for i in range(items.count())]
+        assert order.index(str(vip.id)) < order.index(str(late)), order  # the VIP's first while on time
+        shot(page, "console-new-escalation")
+
+        # Past its target: to the top, marked late, still without a reload.
+        page.wait_for_function(
+            "id => document.querySelector('#queue .item')?.dataset.id === id", arg=str(late), timeout=5_000
+        )
+        late_by = time.monotonic() - (started + 3)  # at least: the target was set after `started`
+        assert late_by < 1.0, f"the late escalation moved up {late_by:.2f} s after its target"
+        expect(items.first).to_have_class("item overdue")
+        expect(items.first).to_contain_text("late")
+        shot(page, "console-overdue-escalation")
+    finally:
+        resolve_all(service, ids)
+        context.close()
