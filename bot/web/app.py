@@ -55,6 +55,8 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_NLG_BODY_BYTES = 256 * 1024
 #: The header Rasa's NLG client sends the shared NLG_TOKEN in (bot/rasa_nlg.py).
 NLG_TOKEN_HEADER = "X-NLG-Token"
+#: The header the REST channel of Rasa checks RASA_TOKEN in (bot/rasa_channel.py).
+RASA_TOKEN_HEADER = "X-Rasa-Token"
 
 
 @dataclass
@@ -293,8 +295,12 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     app.on_shutdown.append(close_sockets)
 
     async def rasa_session(app: web.Application) -> AsyncIterator[None]:
+        # Rasa's REST channel (bot/rasa_channel.py) answers only callers with RASA_TOKEN.
+        headers = {RASA_TOKEN_HEADER: settings.rasa_token} if settings.rasa_token else None
         session = ClientSession(
-            base_url=settings.rasa_url, timeout=ClientTimeout(total=settings.rasa_timeout_seconds)
+            base_url=settings.rasa_url,
+            timeout=ClientTimeout(total=settings.rasa_timeout_seconds),
+            headers=headers,
         )
         app[RASA_SESSION] = session
         yield

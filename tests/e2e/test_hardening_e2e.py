@@ -235,6 +235,18 @@ def test_the_action_server_refuses_callers_without_the_secret(assistant: Assista
     assert allowed.status_code == 200 and "10237" in allowed.text, allowed.text
 
 
+def test_rasa_rest_channel_refuses_posts_as_a_customer_without_the_token(assistant: Assistant) -> None:
+    # The web service puts the verified customer in the metadata; a forged post would
+    # otherwise be a VIP customer asking for her orders.
+    forged = {"sender": "attacker-" + "0" * 30, "message": "我的订单到哪了？", "metadata": {"customer": VIP}}
+    rest = assistant.url("rasa", "/webhooks/rest/webhook")
+    for headers in ({}, {"X-Rasa-Token": "wrong"}):
+        refused = requests.post(rest, json=forged, headers=headers, timeout=60)
+        assert refused.status_code == 401 and "10237" not in refused.text, refused.text
+    allowed = requests.post(rest, json=forged, headers={"X-Rasa-Token": RASA_TOKEN}, timeout=60)
+    assert allowed.status_code == 200 and "10237" in allowed.text, allowed.text
+
+
 def test_the_assistant_still_chats_and_tracks_orders(assistant: Assistant) -> None:
     buyer = Buyer(assistant)
     reply = buyer.texts("where is my order #10231?")

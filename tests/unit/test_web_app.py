@@ -34,6 +34,7 @@ class FakeRasa:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.tokens: list[str | None] = []
         self.status = 200
 
     def app(self) -> web.Application:
@@ -45,6 +46,7 @@ class FakeRasa:
     async def webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append(body)
+        self.tokens.append(request.headers.get("X-Rasa-Token"))
         if self.status != 200:
             return web.Response(status=self.status, text="boom")
         return web.json_response(
@@ -167,6 +169,17 @@ async def test_chat_relays_to_rasa_with_conversation_and_locale(
             },
         }
     ]
+
+
+async def test_messages_reach_rasa_with_its_token_in_a_header(
+    aiohttp_client: Factory, aiohttp_server: Factory, fake_rasa: FakeRasa, tmp_path: Path
+) -> None:
+    server: TestServer = await aiohttp_server(fake_rasa.app())
+    settings = Settings(rasa_port=server.port, var_dir=tmp_path, rasa_token="unit-rasa-token-0123456789")
+    upgrade(settings.database_url)
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.post("/api/chat", json={**conv(client, "c-token"), "text": "hola"})).status == 200
+    assert fake_rasa.tokens == ["unit-rasa-token-0123456789"]
 
 
 async def test_nlg_answers_in_the_slot_language_and_remembers_it(
