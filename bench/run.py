@@ -29,6 +29,7 @@ import handoff  # noqa: E402
 import langid  # noqa: E402
 import nlu  # noqa: E402
 import orders  # noqa: E402
+import soak  # noqa: E402
 import widget  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
@@ -177,6 +178,8 @@ def main() -> None:
     delivery = handoff.run()
     print("Widget download size...", flush=True)
     widget_sizes = widget.run()
+    print("Fault and load suite (50 buyers, 5 minutes per database)...", flush=True)
+    soaks = soak_runs()
 
     document = f"""# Benchmarks
 
@@ -272,10 +275,42 @@ sends it (`Accept-Encoding: gzip`), counted on the wire. Goal: < 50 kB gzipped. 
 host is contacted (checked by `tests/browser/test_widget_browser.py`).
 
 {widget.markdown(widget_sizes)}
+
+{soak.SECTION}
+
+{soak_sections(soaks)}
 """
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text(document, encoding="utf-8")
     print(document)
+    failed = {name: run.problems for name, run in soaks.items() if run.problems}
+    if failed:
+        for name, problems in failed.items():
+            print(f"SOAK FAILED on {name}:", *problems, sep="\n  - ", file=sys.stderr)
+        sys.exit(1)
+
+
+def soak_sections(runs: dict[str, soak.Run]) -> str:
+    return "\n\n".join(f"### {name}\n\n{soak.markdown(run)}" for name, run in runs.items())
+
+
+def soak_runs() -> dict[str, soak.Run]:
+    """The long fault and load run (bench/soak.py) on SQLite, and on PostgreSQL (with a
+    PostgreSQL restart among the faults) when BENCH_DATABASE_URL names a server."""
+    runs = {"SQLite": soak.soak(soak.Options(buyers=50, seconds=300, benchmarks_file=None))}
+    server = os.environ.get("BENCH_DATABASE_URL")
+    if server:
+        runs["PostgreSQL"] = soak.soak(
+            soak.Options(
+                buyers=50,
+                seconds=300,
+                faults=["rasa", "actions", "web", "postgres"],
+                database="postgres",
+                postgres_url=server,
+                benchmarks_file=None,
+            )
+        )
+    return runs
 
 
 if __name__ == "__main__":
