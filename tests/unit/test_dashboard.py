@@ -112,4 +112,6 @@ async def test_the_dashboard_needs_an_admin(aiohttp_client: Factory, settings: S
     client = await aiohttp_client(create_app(settings))
     assert (await client.get("/api/admin/dashboard")).status == 401
     page = await client.get("/dashboard")
-    assert page.status == 200 and "textContent" in await page.text()
+    assert page.status == 200
+    # The page's code is a static file (the CSP allows no inline script); it renders with textContent.
+    assert "textContent" in await (await client.get("/static/dashboard.js")).text()
