@@ -25,7 +25,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import KNOWLEDGE_BASE
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from test_web_app import FakeRasa
@@ -120,6 +120,18 @@ json_values = st.recursive(
 def deeply_nested(depth: int, kind: str) -> bytes:
     opening, closing = ("[", "]") if kind == "list" else ('{"a":', "}")
     return (opening * depth + "1" + closing * depth).encode()
+
+
+def known_hostile_bodies(test: Any) -> Any:
+    """Always try the bodies that once broke an endpoint, whatever Hypothesis draws."""
+    for body in (
+        deeply_nested(1_000, "list"),
+        deeply_nested(1_000, "dict"),
+        b'{"text": "\\ud800", "conversation_id": "\\udfff"}',
+        b'{"text": "\xc3\x28"}',
+    ):
+        test = example(body=body, headers={})(test)
+    return test
 
 
 raw_bodies = st.one_of(
@@ -343,6 +355,7 @@ async def check_state_kept(fuzzed: Fuzzed, what: str) -> None:
 
 
 @FUZZ
+@known_hostile_bodies
 @given(body=body_like(CHAT_FIELDS), headers=random_headers)
 async def test_chat_post_survives_hostile_bodies(
     fuzzed: Fuzzed, body: bytes, headers: dict[str, str]
@@ -362,6 +375,7 @@ HISTORY_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 
 
 @FUZZ
+@known_hostile_bodies
 @given(body=body_like(HISTORY_FIELDS), headers=random_headers)
 async def test_chat_history_survives_hostile_bodies(
     fuzzed: Fuzzed, body: bytes, headers: dict[str, str]
@@ -412,6 +426,7 @@ ws_frames = st.one_of(
 
 
 @FUZZ
+@example(frames=[deeply_nested(1_000, "list").decode()], hello_first=True, headers={})
 @given(
     frames=st.lists(ws_frames, min_size=1, max_size=5),
     hello_first=st.booleans(),
@@ -459,6 +474,7 @@ async def test_chat_socket_survives_hostile_frames(
 
 
 @FUZZ
+@known_hostile_bodies
 @given(body=body_like(LOGIN_FIELDS), headers=random_headers)
 async def test_staff_login_survives_hostile_bodies(
     fuzzed: Fuzzed, body: bytes, headers: dict[str, str]
@@ -485,6 +501,9 @@ admin_paths = st.sampled_from(
 
 
 @FUZZ
+@example(
+    target=("POST", "/api/admin/kb/entries"), body=deeply_nested(1_000, "list"), headers={}, authorised=True
+)
 @given(target=admin_paths, body=body_like(ENTRY_FIELDS), headers=random_headers, authorised=st.booleans())
 async def test_admin_kb_api_survives_hostile_bodies(
     fuzzed: Fuzzed, target: tuple[str, str], body: bytes, headers: dict[str, str], authorised: bool
@@ -499,6 +518,7 @@ async def test_admin_kb_api_survives_hostile_bodies(
 
 
 @FUZZ
+@example(path="/api/admin/dashboard?from={}&to={}", values=["", "9999-12-31"], headers={})
 @given(
     path=st.sampled_from(
         [
