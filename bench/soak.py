@@ -877,18 +877,38 @@ def percentile(values: list[float], share: float) -> float:
 
 @contextlib.contextmanager
 def database_for(options: Options, tmp: Path) -> Iterator[str]:
+    """The assistant's database: a SQLite file, or a new PostgreSQL database dropped after.
+
+    (Not ``bot.db.database.throwaway_database``: its pooled connection does not survive the
+    PostgreSQL restart this suite performs; each step here opens a connection of its own.)
+    """
     if options.database == "sqlite":
         yield f"sqlite:///{tmp / 'var' / 'assistant.db'}"
         return
-    from bot.db.database import throwaway_database
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
 
     server = (
         options.postgres_url
         or os.environ.get("TEST_DATABASE_URL")
         or os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
-    with throwaway_database(server, "soak") as url:
-        yield url
+    name = f"soak_{uuid.uuid4().hex[:12]}"
+
+    def execute(statement: str) -> None:
+        engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(statement))
+        finally:
+            engine.dispose()
+
+    execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def drive(assistant: Assistant, run: Run) -> None:
