@@ -31,6 +31,7 @@ from bot.service.hours import write_always_open
 from bot.settings import PROJECT_ROOT, Settings
 from bot.staff.accounts import add_staff
 from bot.supervisor import Supervisor, free_port
+from bot.web.messages import conversation_key
 
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
@@ -123,11 +124,13 @@ class Chat:
         self.url = f"http://127.0.0.1:{settings.web_port}/api/chat"
         self.known = known
         self.conversation_id = uuid.uuid4().hex
+        self.conversation_key = conversation_key(settings.conversation_secret, self.conversation_id)
         self.locale = locale
 
     def send(self, text: str | None = None, payload: str | None = None) -> requests.Response:
         body = {
             "conversation_id": self.conversation_id,
+            "conversation_key": self.conversation_key,
             "locale": self.locale,
             "text": text,
             "payload": payload,
@@ -388,7 +391,13 @@ def test_an_identified_customer_chooses_an_order_in_chinese(assistant: Settings)
     conversation = uuid.uuid4().hex
 
     def send(text: str) -> list[dict[str, Any]]:
-        body = {"conversation_id": conversation, "text": text, "locale": "zh-CN", "customer_token": token}
+        body = {
+            "conversation_id": conversation,
+            "conversation_key": conversation_key(assistant.conversation_secret, conversation),
+            "text": text,
+            "locale": "zh-CN",
+            "customer_token": token,
+        }
         response = requests.post(url, json=body, timeout=60)
         assert response.status_code == 200, response.text
         return list(response.json()["messages"])
@@ -439,6 +448,7 @@ async def handoff(settings: Settings) -> None:
     resolves; the bot takes over again and asks for a rating."""
     base = f"http://127.0.0.1:{settings.web_port}"
     conversation = uuid.uuid4().hex
+    key = conversation_key(settings.conversation_secret, conversation)
     timeout = aiohttp.ClientTimeout(total=60)
     async with (
         aiohttp.ClientSession(timeout=timeout) as buyer,
@@ -448,12 +458,16 @@ async def handoff(settings: Settings) -> None:
     ):
 
         async def say(text: str) -> dict[str, Any]:
-            body = {"conversation_id": conversation, "text": text, "locale": "fr-FR"}
+            body = {"conversation_id": conversation, "conversation_key": key, "text": text, "locale": "fr-FR"}
             async with buyer.post(f"{base}/api/chat", json=body) as response:
                 assert response.status == 200, await response.text()
                 return dict(await response.json())
 
-        buyer_socket = await buyer.ws_connect(f"{base}/ws/chat?conversation_id={conversation}")
+        buyer_socket = await buyer.ws_connect(f"{base}/ws/chat")  # ids travel in frames, not URLs
+        await buyer_socket.send_json(
+            {"type": "hello", "conversation_id": conversation, "conversation_key": key}
+        )
+        await next_event(buyer_socket, "history")
         reply = await say("je veux parler à une personne")
         texts = [m["text"] for m in reply["messages"]]
         assert any("personne de notre équipe" in t for t in texts), texts  # utter_handoff_queued in French

@@ -24,6 +24,7 @@ from bot.responses import Catalogue
 from bot.service.hours import write_always_open
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor, free_port
+from bot.web.messages import conversation_key
 
 SERVER = os.environ.get("TEST_DATABASE_URL", "")
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -130,7 +131,8 @@ def test_a_conversation_survives_a_restart_of_rasa_in_postgresql(
     conversation = uuid.uuid4().hex
 
     def say(message: str) -> list[tuple[str, str]]:
-        body = {"conversation_id": conversation, "text": message}  # no locale: Rasa decides
+        key = conversation_key(settings.conversation_secret, conversation)
+        body = {"conversation_id": conversation, "conversation_key": key, "text": message}  # no locale
         response = requests.post(f"{settings.web_url}/api/chat", json=body, timeout=60)
         assert response.status_code == 200, response.text
         replies = [m.get("text") for m in response.json()["messages"]]
