@@ -23,6 +23,7 @@ from bot.conversation_log import record_replies
 from bot.db.database import Database
 from bot.db.models import Escalation, StaffMember
 from bot.db.types import utcnow
+from bot.orders.lockout import address_group
 from bot.service import escalations
 from bot.settings import Settings
 from bot.staff.accounts import (
@@ -200,7 +201,8 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
             return _error(400, "invalid_body", "The body must be JSON: {email, password}.")
 
         account = account_key(email)[:MAX_EMAIL_LENGTH]
-        address = client_address(request)
+        # IPv6 buyers and attackers hold a whole /64: count it as one address.
+        address = address_group(client_address(request))
         database = request.app[database_key]
         checks, limits = request.app[PASSWORD_CHECKS], request.app[SIGNIN_LIMITS]
 
