@@ -634,6 +634,7 @@ class Buyer:
                 body = {}
             self.adopt(body)
             if status == 200 and body.get("messages"):
+                item.outcomes.append("HTTP 200")
                 self.run.answered(item, body["messages"])
                 return
             if status == 200:
@@ -720,6 +721,7 @@ class Buyer:
             self.run.count(f"WS {event.get('type')} {event.get('code') or ''}".strip())
             item.outcomes.append(f"WS {event.get('type')} {event.get('code') or ''}".strip())
             if event["type"] == "reply" and event.get("messages"):
+                item.outcomes.append("WS reply")
                 self.run.answered(item, event["messages"])
                 # A second answer to the same message would arrive on this socket too.
                 return socket
@@ -797,7 +799,7 @@ def check_log(run: Run, database_url: str) -> None:
             run.problems.append(
                 f"out of order: conversation {conversation[:12]}… stored {order} for {expected}"
             )
-        for item in items:
+        for number, item in enumerate(items):
             at = next((n for n, (_, s, c) in enumerate(rows_here) if c == item.client_msg_id), None)
             if at is None:
                 continue
@@ -809,7 +811,12 @@ def check_log(run: Run, database_url: str) -> None:
             received = [i for i in item.reply_ids if i is not None]
             if item.answered_at is not None and not replies:
                 run.problems.append(f"lost: the replies to {item.text!r} (buyer {item.buyer}) are not logged")
-            elif received and sorted(replies) != sorted(received):
+            elif (
+                received
+                and sorted(replies) != sorted(received)
+                # The next message missing from the log (named above) leaves its replies here.
+                and all(later.client_msg_id in stored for later in items[number + 1 : number + 2])
+            ):
                 run.problems.append(
                     f"answered twice: {item.text!r} (buyer {item.buyer}) has replies {replies} in the log, "
                     f"the buyer got {received}"
