@@ -1,15 +1,23 @@
 """Language identification: our detector vs plain langdetect on short and long text.
 
 Data: bench/data/langid/<lang>.yml (single words, word pairs, sentences),
-written separately from the NLU training data. The detector's lexicon is learnt
-from the training data (data/nlu), exactly as the Rasa component learns it.
-No priors are given: this measures the text alone.
+written separately from the NLU training data, and the frozen set
+bench/data/frozen/langid/<lang>.yml (same keys) when it exists, or any directory
+in that format (``--data DIR``, e.g. the dev set bench/data/dev/langid). The
+detector's lexicon is learnt from the training data (data/nlu), exactly as the
+Rasa component learns it. "ours" gets no prior: this measures the text alone;
+"ours + prior" is the same text inside a conversation already in its language
+(what the Rasa component gets from the web service), where a short message
+must not flip the language. Next to plain langdetect and plain lingua (all 10
+languages, high accuracy), when lingua is installed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,12 +33,35 @@ def training_examples() -> list[tuple[str, str]]:
     return [(text, language) for text, _, language in nlu_examples(ROOT / "data" / "nlu")]
 
 
-def load_data() -> dict[str, dict[str, list[str]]]:
+DEFAULT_DATA = ROOT / "bench" / "data" / "langid"
+FROZEN = ROOT / "bench" / "data" / "frozen" / "langid"
+
+
+def load_data(directory: Path = DEFAULT_DATA) -> dict[str, dict[str, list[str]]]:
+    """Texts per language and kind, for the languages that have a file in ``directory``."""
     data = {}
     for language in SUPPORTED_LANGUAGES:
-        raw = yaml.safe_load((ROOT / "bench" / "data" / "langid" / f"{language}.yml").read_text("utf-8"))
-        data[language] = {kind: [str(t) for t in raw[kind]] for kind in KINDS}
+        path = directory / f"{language}.yml"
+        if path.exists():
+            raw = yaml.safe_load(path.read_text("utf-8"))
+            data[language] = {kind: [str(t) for t in raw[kind]] for kind in KINDS}
     return data
+
+
+def plain_lingua() -> Callable[[str], str] | None:
+    """lingua alone over our 10 languages, or None when it is not installed."""
+    try:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+    except ImportError:
+        return None
+    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in SUPPORTED_LANGUAGES]
+    detector = LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
+
+    def guess(text: str) -> str:
+        found = detector.detect_language_of(text)
+        return found.iso_code_639_1.name.lower() if found else "unknown"
+
+    return guess
 
 
 def plain_langdetect():  # type: ignore[no-untyped-def]
@@ -49,56 +80,99 @@ def plain_langdetect():  # type: ignore[no-untyped-def]
     return guess
 
 
-def run() -> dict[str, object]:
-    data = load_data()
-    ours = LanguageDetector(lexicon=Lexicon.learn(training_examples()))
-    baseline = plain_langdetect()
-    results: dict[str, dict[str, dict[str, float]]] = {"ours": {}, "langdetect": {}}
-    for name, guess in (("ours", lambda t: ours.detect(t).language), ("langdetect", baseline)):
-        for language in SUPPORTED_LANGUAGES:
-            results[name][language] = {
-                kind: sum(guess(t) == language for t in data[language][kind]) / len(data[language][kind])
+def score(
+    data: dict[str, dict[str, list[str]]], detectors: dict[str, Callable[[str, str], str]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Share of texts each detector (given the text and its true language) gets right."""
+    return {
+        name: {
+            language: {
+                kind: sum(guess(t, language) == language for t in texts[kind]) / len(texts[kind])
                 for kind in KINDS
             }
-    texts = [t for lang in SUPPORTED_LANGUAGES for kind in KINDS for t in data[lang][kind]]
+            for language, texts in data.items()
+        }
+        for name, guess in detectors.items()
+    }
+
+
+def run(directory: Path | None = None) -> dict[str, Any]:
+    ours = LanguageDetector(lexicon=Lexicon.learn(training_examples()))
+    ours.warm_up()
+    baseline = plain_langdetect()
+    lingua = plain_lingua()
+    detectors: dict[str, Callable[[str, str], str]] = {
+        "ours": lambda t, _: ours.detect(t).language,
+        "ours + prior": lambda t, lang: ours.detect(t, conversation_language=lang).language,
+        "langdetect": lambda t, _: baseline(t),
+    }
+    if lingua is not None:
+        detectors["lingua"] = lambda t, _: lingua(t)
+    data = load_data(directory or DEFAULT_DATA)
+    texts = [t for lang in data for kind in KINDS for t in data[lang][kind]]
     speed = {}
-    for name, guess in (("ours", lambda t: ours.detect(t).language), ("langdetect", baseline)):
+    for name, guess in detectors.items():
         start = time.perf_counter()
         for text in texts:
-            guess(text)
+            guess(text, "en")
         speed[name] = len(texts) / (time.perf_counter() - start)
-    return {"accuracy": results, "texts_per_second": speed, "n_texts": len(texts)}
+    result: dict[str, Any] = {
+        "accuracy": score(data, detectors),
+        "texts_per_second": speed,
+        "n_texts": len(texts),
+    }
+    frozen = load_data(FROZEN) if directory is None else {}
+    if frozen:
+        result["frozen"] = {
+            "accuracy": score(frozen, detectors),
+            "n_texts": sum(len(v[k]) for v in frozen.values() for k in KINDS),
+        }
+    return result
+
+
+def table(acc: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    names = list(acc)
+    languages = [lang for lang in SUPPORTED_LANGUAGES if lang in acc[names[0]]]
+    lines = [
+        "| language | " + " | ".join(f"{kind} ({name})" for kind in KINDS for name in names) + " |",
+        "| --- | " + " | ".join("---" for _ in KINDS for _ in names) + " |",
+    ]
+    for language in [*languages, "mean"]:
+        if language == "mean":
+            row = {
+                name: {k: sum(acc[name][lang][k] for lang in languages) / len(languages) for k in KINDS}
+                for name in names
+            }
+        else:
+            row = {name: acc[name][language] for name in names}
+        cells = [f"{row[name][k] * 100:.1f}%" for k in KINDS for name in names]
+        label = "**mean**" if language == "mean" else language
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def markdown(result: dict) -> str:  # type: ignore[type-arg]
-    acc = result["accuracy"]
-    lines = [
-        "| language | words (ours) | words (langdetect) | pairs (ours) | pairs (langdetect) "
-        "| sentences (ours) | sentences (langdetect) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for language in [*SUPPORTED_LANGUAGES, "mean"]:
-        if language == "mean":
-            row = {
-                name: {
-                    k: sum(acc[name][lang][k] for lang in SUPPORTED_LANGUAGES) / len(SUPPORTED_LANGUAGES)
-                    for k in KINDS
-                }
-                for name in acc
-            }
-        else:
-            row = {name: acc[name][language] for name in acc}
-        cells = [f"{row[name][k] * 100:.1f}%" for k in KINDS for name in ("ours", "langdetect")]
-        label = "**mean**" if language == "mean" else language
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines = table(result["accuracy"])
     speed = result["texts_per_second"]
     lines.append("")
     lines.append(
-        f"Throughput on {result['n_texts']} texts, one thread: ours {speed['ours']:.0f} texts/s, "
-        f"plain langdetect {speed['langdetect']:.0f} texts/s."
+        f"Throughput on {result['n_texts']} texts, one thread: "
+        + ", ".join(f"{name} {value:.0f} texts/s" for name, value in speed.items())
+        + "."
     )
+    if "frozen" in result:
+        lines.append("")
+        lines.append(
+            f"Frozen set (bench/data/frozen/langid, {result['frozen']['n_texts']} texts from a source "
+            "independent of the training data):"
+        )
+        lines.append("")
+        lines.extend(table(result["frozen"]["accuracy"]))
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    print(markdown(run()))
+    import sys
+
+    given = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else None
+    print(markdown(run(given)))

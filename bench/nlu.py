@@ -1,7 +1,11 @@
 """Intent accuracy and macro-F1 per language on messages written apart from the training data.
 
 Runs in Rasa's environment against the trained model (models/current.tar.gz).
-Data: bench/data/nlu/<lang>.yml. Messages are parsed one by one, as the Rasa
+Data: bench/data/nlu/<lang>.yml, and also the frozen set
+bench/data/frozen/intents/<lang>.yml (same format, ``intents: {name: [texts]}``,
+written by someone who never wrote training data) when it exists: its figures
+are under ``frozen``. ``--data DIR`` scores another directory in that format
+(e.g. the dev set bench/data/dev/intents) instead. Messages are parsed one by one, as the Rasa
 server parses them, without conversation priors. A message the classifier is
 unsure of (nlu_fallback) counts as wrong, except that nothing is "right" for
 out_of_scope but out_of_scope itself.
@@ -13,6 +17,7 @@ import asyncio
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,11 +26,18 @@ sys.path.insert(0, str(ROOT))
 
 from bot.languages import SUPPORTED_LANGUAGES  # noqa: E402
 
+DEFAULT_DATA = ROOT / "bench" / "data" / "nlu"
+FROZEN = ROOT / "bench" / "data" / "frozen" / "intents"
 
-def load() -> dict[str, list[tuple[str, str]]]:
+
+def load(directory: Path = DEFAULT_DATA) -> dict[str, list[tuple[str, str]]]:
+    """(text, intent) per language, for the languages that have a file in ``directory``."""
     data = {}
     for language in SUPPORTED_LANGUAGES:
-        raw = yaml.safe_load((ROOT / "bench" / "data" / "nlu" / f"{language}.yml").read_text("utf-8"))
+        path = directory / f"{language}.yml"
+        if not path.exists():
+            continue
+        raw = yaml.safe_load(path.read_text("utf-8"))
         data[language] = [(str(text), intent) for intent, texts in raw["intents"].items() for text in texts]
     return data
 
@@ -43,11 +55,11 @@ def macro_f1(pairs: list[tuple[str, str]]) -> float:
     return sum(scores) / len(scores)
 
 
-async def evaluate(model: Path) -> dict[str, object]:
+async def evaluate(model: Path, directory: Path = DEFAULT_DATA, agent: Any = None) -> dict[str, Any]:
     from rasa.core.agent import Agent
 
-    agent = Agent.load(str(model))
-    data = load()
+    agent = agent or Agent.load(str(model))
+    data = load(directory)
     results: dict[str, dict[str, float]] = {}
     errors: dict[str, list[tuple[str, str, str]]] = {}
     oos = Counter()
@@ -63,20 +75,36 @@ async def evaluate(model: Path) -> dict[str, object]:
         correct = sum(g == p for g, p in pairs)
         results[language] = {"accuracy": correct / len(pairs), "macro_f1": macro_f1(pairs), "n": len(pairs)}
         errors[language] = [(t, g, p) for (t, g), (_, p) in zip(examples, pairs, strict=True) if g != p]
-    return {"per_language": results, "oos_recall": oos["found"] / oos["total"], "errors": errors}
+    result: dict[str, Any] = {
+        "per_language": results,
+        "oos_recall": oos["found"] / oos["total"] if oos["total"] else 0.0,
+        "errors": errors,
+    }
+    if directory == DEFAULT_DATA and load(FROZEN):
+        result["frozen"] = await evaluate(model, FROZEN, agent)
+    return result
 
 
 def markdown(result: dict) -> str:  # type: ignore[type-arg]
+    text = _table(result)
+    if "frozen" in result:
+        text += "\n\nFrozen set (bench/data/frozen/intents, written apart from the training data):\n\n"
+        text += _table(result["frozen"])
+    return text
+
+
+def _table(result: dict) -> str:  # type: ignore[type-arg]
     per = result["per_language"]
+    languages = [lang for lang in SUPPORTED_LANGUAGES if lang in per]
     lines = ["| language | messages | accuracy | macro-F1 |", "| --- | --- | --- | --- |"]
-    for language in SUPPORTED_LANGUAGES:
+    for language in languages:
         r = per[language]
         lines.append(f"| {language} | {r['n']} | {r['accuracy'] * 100:.1f}% | {r['macro_f1'] * 100:.1f}% |")
-    accuracies = [per[lang]["accuracy"] for lang in SUPPORTED_LANGUAGES]
+    accuracies = [per[lang]["accuracy"] for lang in languages]
     lines.append(
-        f"| **all** | {sum(per[lang]['n'] for lang in SUPPORTED_LANGUAGES)} "
+        f"| **all** | {sum(per[lang]['n'] for lang in languages)} "
         f"| {sum(accuracies) / len(accuracies) * 100:.1f}% (mean) "
-        f"| {sum(per[lang]['macro_f1'] for lang in SUPPORTED_LANGUAGES) / len(accuracies) * 100:.1f}% "
+        f"| {sum(per[lang]['macro_f1'] for lang in languages) / len(accuracies) * 100:.1f}% "
         "(mean) |"
     )
     lines.append("")
@@ -96,7 +124,13 @@ if __name__ == "__main__":
 
     logging.disable(logging.WARNING)
     configure_structlog(logging.WARNING)
-    result = asyncio.run(evaluate(ROOT / "models" / "current.tar.gz"))
+
+    def option(name: str, default: Path) -> Path:
+        return Path(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+    result = asyncio.run(
+        evaluate(option("--model", ROOT / "models" / "current.tar.gz"), option("--data", DEFAULT_DATA))
+    )
     if "--json" in sys.argv:
         print(json.dumps(result, ensure_ascii=False))
         sys.exit(0)

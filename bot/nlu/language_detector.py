@@ -116,7 +116,10 @@ class LanguageDetectorComponent(GraphComponent, EntityExtractorMixin):
                 lexicon = Lexicon.from_dict(words)
         except (ValueError, FileNotFoundError):
             logger.warning("No language lexicon in the model; detecting without it.")
-        return cls(config, model_storage, resource, lexicon)
+        component = cls(config, model_storage, resource, lexicon)
+        # Load lingua's models when the server starts, not on the first buyer's message.
+        component._detector.warm_up()
+        return component
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [

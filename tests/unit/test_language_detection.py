@@ -128,3 +128,40 @@ def test_lexicon_round_trips_through_json(detector: LanguageDetector) -> None:
 
     data = json.loads(json.dumps(detector.lexicon.to_dict()))
     assert Lexicon.from_dict(data) == detector.lexicon
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("kitchen", "en"), ("beautiful", "en"), ("janela", "pt"), ("sapatos", "pt")],
+)
+def test_single_latin_words_and_pairs(detector: LanguageDetector, text: str, language: str) -> None:
+    # langdetect's profiles alone read these as de, fr, fr and es.
+    assert detector.detect(text).language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [("購入", "ja"), ("新鮮", "ja"), ("順番", "ja"), ("购买", "zh"), ("新鲜", "zh")]
+)
+def test_han_only_words_by_national_character_set(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    # 購, 鮮, 順 exist in Japanese (JIS X 0208) but not in Simplified Chinese (GB 2312).
+    assert detector.detect(text).language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "prior"), [("cuisine", "en"), ("super rapide", "fr"), ("hier", "fr"), ("pasta", "pt")]
+)
+def test_one_or_two_words_never_flip_the_conversation(
+    detector: LanguageDetector, text: str, prior: str
+) -> None:
+    assert detector.detect(text, conversation_language=prior).language == prior
+
+
+def test_without_lingua_the_detector_still_answers(detector: LanguageDetector) -> None:
+    # The app env may lack lingua: detection falls back to langdetect's profiles.
+    fallback = LanguageDetector(lexicon=detector.lexicon)
+    fallback._lingua_loaded = True  # as if the import had failed
+    assert fallback.lingua() is None
+    assert fallback.detect("where is my order please").language == "en"
+    assert fallback.detect("wo ist meine Bestellung").language == "de"
