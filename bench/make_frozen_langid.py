@@ -84,8 +84,9 @@ def candidates(lang: str, others: dict[str, set[str]]) -> list[str]:
 
 
 def main() -> None:
-    import wordfreq  # noqa: F401  (fails early when the venv is missing)
     from importlib.metadata import version
+
+    import wordfreq  # noqa: F401  (fails early when the venv is missing)
     from wordfreq import top_n_list
 
     assert version("wordfreq") == WORDFREQ_VERSION, version("wordfreq")
