@@ -154,7 +154,7 @@ async def nlg(request: web.Request) -> web.Response:
     request.app[NLG_LISTENER].record(len(raw))
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return error_response(400, "invalid_json", "The request body must be valid JSON.")
     if not isinstance(body, dict) or not isinstance(body.get("response"), str):
         return error_response(400, "invalid_body", "Expected {response, arguments, slots, sender_id}.")

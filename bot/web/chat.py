@@ -401,7 +401,7 @@ async def chat(request: web.Request) -> web.Response:
     language = first_language(request.app, None, request.headers.get("Accept-Language"))
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return _error(400, "invalid_json", "The request body must be valid JSON.", language)
     if isinstance(body, dict) and KEY_HEADER in request.headers and "conversation_key" not in body:
         body["conversation_key"] = request.headers[KEY_HEADER]
@@ -488,7 +488,7 @@ async def chat_history(request: web.Request) -> web.Response:
         )
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         body = None
     if not isinstance(body, dict):
         return _error(400, "invalid_body", "The request body must be a JSON object.", language)
@@ -691,7 +691,7 @@ class BuyerSocket:
             return
         try:
             frame = json.loads(data)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # deep nesting is hostile, not a crash
             frame = None
         if not isinstance(frame, dict):
             await self.refuse("invalid_frame", "Frames are JSON objects with a type.")

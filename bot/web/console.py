@@ -108,7 +108,7 @@ async def _json(request: web.Request) -> dict[str, Any] | None:
         return None
     try:
         body = json.loads(raw.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -399,7 +399,7 @@ def _typing_frame(data: str) -> int | None:
     """The escalation id of a ``{"type": "typing", "escalation_id": N}`` frame, else None."""
     try:
         frame = json.loads(data)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if (
         isinstance(frame, dict)

@@ -192,7 +192,7 @@ def setup_staff(app: web.Application, settings: Settings, database_key: web.AppK
             return _error(413, "too_large", "The sign-in request is too large.")
         try:
             body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return _error(400, "invalid_json", "The body must be JSON: {email, password}.")
         email, password = (
             (body.get("email"), body.get("password")) if isinstance(body, dict) else (None, None)
