@@ -1022,7 +1022,8 @@ def markdown(run: Run) -> str:
     for f in data["faults"]:
         back = f"{f['back_after']:.1f} s" if f["back_after"] is not None else "never"
         answer = f"{f['first_answer_after']:.1f} s" if f["first_answer_after"] is not None else "–"
-        lines.append(f"| {f['kind']} killed | {f['at']:.0f} s | {back} | {answer} | {f['problem'] or ''} |")
+        what = "restarted" if f["kind"] == "postgres" else "killed"
+        lines.append(f"| {f['kind']} {what} | {f['at']:.0f} s | {back} | {answer} | {f['problem'] or ''} |")
     lines += [
         "",
         "| process | peak resident memory | first third | last third |",
