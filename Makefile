@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 TRAINING_INPUTS := config.yml domain.yml $(shell find data/nlu data/rules data/stories -name '*.yml') \
 	$(wildcard bot/nlu/*.py) bot/language_detection.py bot/languages.py bot/tokenization.py
 
-.PHONY: help run shell test train envs lint validate story-test bench clean lock browser
+.PHONY: help run shell test train envs lint validate story-test bench soak clean lock browser
 
 help:
 	@echo "make run     set up, train if needed, start everything and print where to chat"
@@ -26,6 +26,7 @@ help:
 	@echo "make shell   chat in the terminal (rasa shell) with the action server running"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   run the benchmarks and rewrite docs/benchmarks.md"
+	@echo "make soak    fault and load suite alone: buyers while Rasa, actions and web are killed"
 
 # --- environments -----------------------------------------------------------
 # Rasa's own env (its pins: SQLAlchemy 1.4, aiohttp < 3.10, pydantic 1) and the
@@ -90,6 +91,10 @@ lint: $(APP_ENV)/.installed
 
 bench: envs $(MODEL)
 	$(APP_PY) bench/run.py
+
+# The fault and load suite on its own (make bench runs it too); writes its section of docs/benchmarks.md.
+soak: envs $(MODEL)
+	$(APP_PY) bench/soak.py --buyers 50 --seconds 300 $(if $(BENCH_DATABASE_URL),--database postgres)
 
 clean:
 	rm -rf $(RASA_ENV) $(APP_ENV) models .rasa results var/logs
