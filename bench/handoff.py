@@ -1,9 +1,10 @@
 """Delivery time between a buyer and a person, with 50 conversations open at once.
 
 Starts the web service as a real process (conversations with a person do not go
-through Rasa), with 50 claimed escalations, 50 buyer WebSockets and one staff
-console WebSocket. Measures, over 10 rounds of all 50 conversations at once:
-buyer message (POST /api/chat) → the console receives it; staff reply (POST
+through Rasa); 50 buyer WebSockets open their conversations as the widget does
+(a hello without an id: the server issues id and key), then each gets a claimed
+escalation, and one staff console WebSocket listens. Measures, over 10 rounds of
+all 50 conversations at once: buyer message (POST /api/chat) → the console receives it; staff reply (POST
 .../reply) → the buyer's window receives it. Goal: p95 < 100 ms.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -20,6 +22,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from chat_client import open_window  # noqa: E402
 from orders import by_database, percentiles  # noqa: E402
 
 from bot.db.database import Database, upgrade  # noqa: E402
@@ -34,7 +37,35 @@ ROUNDS = 10
 PASSWORD = "bench staff password"
 
 
-async def _measure(base: str) -> dict[str, dict[str, float]]:
+def _seed(database_url: str, conversations: list[str], staff_id: int) -> dict[str, int]:
+    """A claimed escalation for each conversation (what a buyer asking for a person and
+    an agent claiming it leave behind); returns each conversation's escalation id."""
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            session.add_all(Conversation(id=c, language="en") for c in conversations)
+            session.flush()
+            escalations = {
+                c: Escalation(
+                    conversation_id=c,
+                    language="en",
+                    reason="request_human",
+                    status="claimed",
+                    claimed_by_id=staff_id,
+                    due_at=utcnow(),
+                )
+                for c in conversations
+            }
+            session.add_all(escalations.values())
+            session.flush()
+            return {c: e.id for c, e in escalations.items()}
+    finally:
+        database.dispose()
+
+
+async def _measure(
+    base: str, seed: Callable[[list[str]], dict[str, int]], conversations: int, rounds: int
+) -> dict[str, dict[str, float]]:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as staff, aiohttp.ClientSession() as buyers:
         async with staff.post(
@@ -42,10 +73,10 @@ async def _measure(base: str) -> dict[str, dict[str, float]]:
         ) as r:
             csrf = (await r.json())["csrf_token"]
         console = await staff.ws_connect(f"{base}/ws/staff")
-        windows = {
-            f"bench-{i}": await buyers.ws_connect(f"{base}/ws/chat?conversation_id=bench-{i}")
-            for i in range(CONVERSATIONS)
-        }
+        opened = [await open_window(buyers, base) for _ in range(conversations)]
+        windows = {conversation.id or "": socket for socket, conversation in opened}
+        keys = {conversation.id or "": conversation.key for _, conversation in opened}
+        escalation_of = await asyncio.to_thread(seed, list(windows))
         to_console: list[float] = []
         to_buyer: list[float] = []
         sent_at: dict[str, float] = {}
@@ -57,12 +88,17 @@ async def _measure(base: str) -> dict[str, dict[str, float]]:
                     to_console.append((time.perf_counter() - sent_at.pop(data["text"])) * 1000)
 
         reader = asyncio.create_task(console_reader())
-        for round_ in range(ROUNDS):
+        for round_ in range(rounds):
 
             async def buyer_says(conversation: str, round_: int = round_) -> None:
                 text = f"{conversation} round {round_}"
                 sent_at[text] = time.perf_counter()
-                await buyers.post(f"{base}/api/chat", json={"conversation_id": conversation, "text": text})
+                body = {"conversation_id": conversation, "conversation_key": keys[conversation], "text": text}
+                async with buyers.post(f"{base}/api/chat", json=body) as response:
+                    if response.status != 200:
+                        raise RuntimeError(
+                            f"buyer message refused: HTTP {response.status} {await response.text()}"
+                        )
 
             await asyncio.gather(*(buyer_says(c) for c in windows))
 
@@ -79,22 +115,25 @@ async def _measure(base: str) -> dict[str, dict[str, float]]:
                         to_buyer.append((time.perf_counter() - started) * 1000)
                         return
 
-            await asyncio.gather(*(staff_replies(i + 1, c) for i, c in enumerate(windows)))
+            await asyncio.gather(*(staff_replies(escalation_of[c], c) for c in windows))
         await asyncio.sleep(0.5)
         reader.cancel()
         for window in windows.values():
             await window.close()
         await console.close()
-    expected = CONVERSATIONS * ROUNDS
+    expected = conversations * rounds
     if len(to_console) != expected or len(to_buyer) != expected:
         raise RuntimeError(f"lost messages: {len(to_console)} and {len(to_buyer)} of {expected} arrived")
     return {"buyer → console": percentiles(to_console), "staff → buyer": percentiles(to_buyer)}
 
 
-def measure(database_url: str) -> dict[str, dict[str, float]]:
+def measure(
+    database_url: str, conversations: int = CONVERSATIONS, rounds: int = ROUNDS
+) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         # Every simulated buyer writes from 127.0.0.1, ten rounds in a few seconds:
-        # faster than people type, so the rate limits are lifted here.
+        # faster than people type, so the rate limits are lifted here, and so are the
+        # caps on sockets and hellos from one address (50 windows open at once).
         settings = Settings(
             web_port=free_port(),
             rasa_port=free_port(),
@@ -103,30 +142,24 @@ def measure(database_url: str) -> dict[str, dict[str, float]]:
             database_url_setting=database_url.replace("{tmp}", tmp),
             chat_burst=100_000,
             address_burst=100_000,
+            sockets_per_address=conversations + 10,
+            reads_burst=100_000,
         )
         upgrade(settings.database_url)
         database = Database(settings.database_url)
         with database.session() as session:
-            staff = add_staff(session, "bench@x.test", "Bench", "agent", PASSWORD)
-            session.add_all(Conversation(id=f"bench-{i}", language="en") for i in range(CONVERSATIONS))
-            session.flush()
-            for i in range(CONVERSATIONS):
-                session.add(
-                    Escalation(
-                        conversation_id=f"bench-{i}",
-                        language="en",
-                        reason="request_human",
-                        status="claimed",
-                        claimed_by_id=staff.id,
-                        due_at=utcnow(),
-                    )
-                )
+            staff_id = add_staff(session, "bench@x.test", "Bench", "agent", PASSWORD).id
         database.dispose()
         supervisor = Supervisor(settings, Path("unused"), Path(tmp) / "logs")
         web = [c for c in supervisor.plan(with_rasa_server=False) if c.name == "web"]
         try:
             supervisor.start(web, timeout=120)
-            return asyncio.run(_measure(f"http://127.0.0.1:{settings.web_port}"))
+            base = f"http://127.0.0.1:{settings.web_port}"
+
+            def seed(ids: list[str]) -> dict[str, int]:
+                return _seed(settings.database_url, ids, staff_id)
+
+            return asyncio.run(_measure(base, seed, conversations, rounds))
         finally:
             supervisor.stop()
 
