@@ -608,7 +608,42 @@ class Buyer:
         self.run.problems.append(f"buyer {self.number} ({self.language}): {item.text!r} refused: {why}")
         raise Refused(why)
 
+    async def start_http(self, session: aiohttp.ClientSession, item: Sent) -> bool:
+        """Get a conversation id and key before the first message, as the widget does
+        (``POST /api/chat/start`` stores nothing, so asking again is harmless); a
+        message is never sent without an id, so its retry cannot start a second one."""
+        while not self.conversation_id and not self.run.giving_up():
+            item.attempts += 1
+            try:
+                async with session.post(
+                    f"{self.base}/api/chat/start",
+                    json={},
+                    headers=self.headers,
+                    timeout=aiohttp.ClientTimeout(total=15),
+                ) as response:
+                    status = response.status
+                    try:
+                        body = await response.json(content_type=None)
+                    except (json.JSONDecodeError, aiohttp.ContentTypeError, UnicodeDecodeError):
+                        body = {}
+            except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as lost:
+                self.run.count("connection error or timeout")
+                item.outcomes.append(f"no response to start ({type(lost).__name__})")
+                await self.pause(item.attempts)
+                continue
+            self.run.count(f"HTTP {status} (start)")
+            if status >= 500 and status != 503:
+                self.run.http_5xx.append(f"POST /api/chat/start: HTTP {status} {str(body)[:200]}")
+            if status == 200 and isinstance(body, dict):
+                self.adopt(body)
+                continue
+            error = body.get("error") if isinstance(body, dict) else None
+            await self.pause(item.attempts, error.get("retry_after") if isinstance(error, dict) else None)
+        return bool(self.conversation_id)
+
     async def send_http(self, session: aiohttp.ClientSession, item: Sent, locale: str) -> None:
+        if not await self.start_http(session, item):
+            return
         while item.answered_at is None and not self.run.giving_up():
             item.attempts += 1
             try:

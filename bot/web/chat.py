@@ -8,10 +8,13 @@ each message until its replies arrive and sends it again with the same
 ``client_msg_id`` after a network loss; the log recognises the retry, so
 nothing is lost and nothing is answered twice.
 
-Conversations are the server's: the first contact (a hello or a message without
-a conversation id) gets a new id of 192 random bits and its key (an HMAC, see
-``bot.web.messages.conversation_key``). Every later message, hello and history
-read must show both; ids never travel in a URL. A conversation bound to a
+Conversations are the server's: the first contact (a WebSocket hello without an
+id, or ``POST /api/chat/start``) gets a new id of 192 random bits and its key (an
+HMAC, see ``bot.web.messages.conversation_key``), and nothing is stored until a
+message arrives. Every message, hello and history read must show both; ids never
+travel in a URL. A message without an id is refused (400 ``conversation_required``):
+had the server started a conversation for it, a retry after a lost answer would
+start a second one and the message would be stored and answered twice. A conversation bound to a
 signed-in customer also needs that customer's token.
 """
 
@@ -26,7 +29,7 @@ from typing import Any
 
 from aiohttp import ClientError, WSMsgType, web
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 
 from bot.conversation_log import (
     ClaimOutcome,
@@ -37,8 +40,9 @@ from bot.conversation_log import (
     history,
     mark_failed,
     record_replies,
+    replies_to,
 )
-from bot.db.models import Conversation, Escalation, StaffMember
+from bot.db.models import Conversation, ConversationMessage, Escalation, StaffMember
 from bot.orders.tokens import InvalidToken
 from bot.orders.tokens import verify as verify_token
 from bot.web.context import (
@@ -78,6 +82,17 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_QUEUED = 50
 #: The header (HTTP) that carries the conversation key; never a query parameter.
 KEY_HEADER = "X-Conversation-Key"
+#: How long a buyer message may wait for the log to take it (a database restart or a
+#: lock) before it is refused with 503, so the widget sends it again later.
+STORE_RETRY_SECONDS = 5.0
+#: How long the replies Rasa gave may wait for the log: they must end up in it.
+RECORD_RETRY_SECONDS = 10.0
+#: Errors a moment later may not repeat: a restarting or locked database.
+TRANSIENT_ERRORS = (OperationalError, DisconnectionError)
+
+
+class LogUnavailable(Exception):
+    """The conversation log could not take the buyer's message, even after retries."""
 
 
 @dataclass
@@ -162,8 +177,12 @@ async def handle_message(
     language = first_language(app, message, accept_language)
     result = ChatResult(message.conversation_id, message.client_msg_id, language)
     if message.new_conversation:
-        result.conversation_key = conversation_key(settings.conversation_secret, message.conversation_id)
-    elif not key_is_valid(app, message.conversation_id, message.conversation_key):
+        # No id: its retry would start yet another conversation. The client asks for one
+        # first (POST /api/chat/start or a hello), which is safe to repeat.
+        result.conversation_id = ""
+        result.error = (400, "conversation_required", say(app, "utter_service_unavailable", language)["text"])
+        return result
+    if not key_is_valid(app, message.conversation_id, message.conversation_key):
         # A guessed, copied or client-made id: nothing of that conversation is shown or continued.
         result.error = (403, "conversation_not_yours", _not_yours(app, language))
         return result
@@ -195,7 +214,13 @@ async def _answer(
     origin: web.WebSocketResponse | None,
 ) -> ChatResult:
     language = result.language
-    turn = await _begin(app, message, customer)
+    try:
+        turn = await _begin(app, message, customer)
+    except LogUnavailable:
+        # Not stored, so not sent to Rasa: a 503 makes the widget send it again (same
+        # client_msg_id), and that copy is stored and answered like a new one.
+        result.error = (503, "assistant_unavailable", say(app, "utter_service_unavailable", language)["text"])
+        return result
     if turn.other_customer:
         result.error = (403, "conversation_not_yours", _not_yours(app, language))
         return result
@@ -254,9 +279,13 @@ async def _answer(
         result.error = (503, "assistant_unavailable", say(app, "utter_service_unavailable", language)["text"])
         return result
     result.language = app[LANGUAGES].get(message.conversation_id) or language
-    result.messages = (
-        await _record(app, message.conversation_id, shown, result.language, turn.claimed_id) or shown
-    )
+    recorded = await _record(app, message.conversation_id, shown, result.language, turn.claimed_id)
+    if recorded is None:
+        # Rasa has acted on the message already (its tracker, perhaps an order change or a
+        # hand-over): a 503 would make the widget send it again and Rasa act twice. So the
+        # buyer gets the replies, without log ids, and the loss is logged loudly above.
+        recorded = shown
+    result.messages = recorded
     await _echo(app, result, origin)
     return result
 
@@ -308,12 +337,23 @@ async def _begin(app: web.Application, message: IncomingMessage, customer: dict[
                 stale_after=stale_after,
             )
 
-    try:
-        return await app[DATABASE].run(work)
-    except SQLAlchemyError:
-        # Rasa keeps its own tracker, so the conversation goes on without the log.
-        logger.exception("Conversation log write failed for %s", message.conversation_id)
-        return Turn()
+    deadline = time.monotonic() + STORE_RETRY_SECONDS
+    pause = 0.1
+    while True:
+        try:
+            return await app[DATABASE].run(work)
+        except TRANSIENT_ERRORS as error:
+            if time.monotonic() + pause > deadline:
+                logger.error("Could not store a message of %s: %s", message.conversation_id, error)
+                raise LogUnavailable from error
+            logger.warning("Conversation log busy for %s, retrying: %s", message.conversation_id, error)
+        except SQLAlchemyError as error:
+            # Unstored, a message must not be answered: its retry would be told it is new
+            # and the log would miss it. The widget sends it again after a 503.
+            logger.exception("Conversation log write failed for %s", message.conversation_id)
+            raise LogUnavailable from error
+        await asyncio.sleep(pause)
+        pause = min(1.0, pause * 2)
 
 
 async def _mark_failed(app: web.Application, message_id: int | None) -> None:
@@ -338,15 +378,42 @@ async def _record(
     language: str | None,
     reply_to: int | None,
 ) -> list[dict[str, Any]] | None:
+    """Log the replies, retrying with backoff for up to ``RECORD_RETRY_SECONDS``: the
+    buyer was answered, so the log must say so. None when it finally could not."""
+    attempts = 0
+
     def work() -> list[dict[str, Any]]:
         with app[DATABASE].session() as session:
+            if attempts > 1 and reply_to is not None:
+                # An earlier attempt may have committed before its answer was lost.
+                asked = session.get(ConversationMessage, reply_to)
+                if asked is not None and asked.state == "answered":
+                    return replies_to(session, asked)
             return record_replies(session, conversation_id, replies, language, reply_to=reply_to)
 
-    try:
-        return await app[DATABASE].run(work)
-    except SQLAlchemyError:
-        logger.exception("Could not log the replies in %s", conversation_id)
-        return None
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    pause = 0.1
+    while True:
+        attempts += 1
+        try:
+            return await app[DATABASE].run(work)
+        except TRANSIENT_ERRORS as error:
+            if time.monotonic() + pause > deadline:
+                logger.error(
+                    "LOST FROM THE LOG: the replies to message %s in %s could not be stored: %s",
+                    reply_to,
+                    conversation_id,
+                    error,
+                )
+                return None
+            logger.warning(
+                "Conversation log busy for the replies in %s, retrying: %s", conversation_id, error
+            )
+        except SQLAlchemyError:
+            logger.exception("LOST FROM THE LOG: the replies to message %s in %s", reply_to, conversation_id)
+            return None
+        await asyncio.sleep(pause)
+        pause = min(1.0, pause * 2)
 
 
 async def _echo(app: web.Application, result: ChatResult, origin: web.WebSocketResponse | None) -> None:
@@ -394,9 +461,10 @@ def _error(status: int, code: str, detail: str, language: str, **extra: Any) -> 
 async def chat(request: web.Request) -> web.Response:
     """``POST /api/chat``: one buyer message; the replies come back in the response.
 
-    Body: ``{conversation_id?, conversation_key?, client_msg_id?, text | payload, shown?,
+    Body: ``{conversation_id, conversation_key, client_msg_id?, text | payload, shown?,
     locale?, customer_token?, time_zone?}`` (the key may come in ``X-Conversation-Key``
-    instead). Without a conversation id the server starts one and returns its id and key.
+    instead). The id and key come from ``POST /api/chat/start``; without them the
+    message is refused (400 ``conversation_required``), nothing stored.
     """
     language = first_language(request.app, None, request.headers.get("Accept-Language"))
     try:
@@ -418,6 +486,25 @@ async def chat(request: web.Request) -> web.Response:
         headers = {"Retry-After": str(max(1, round(result.retry_after or 0)))} if result.retry_after else None
         return web.json_response(result.as_json(), status=result.error[0], headers=headers)
     return web.json_response(result.as_json())
+
+
+async def chat_start(request: web.Request) -> web.Response:
+    """``POST /api/chat/start``: a new conversation id and its key, ``{conversation_id,
+    conversation_key}``; nothing is stored.
+
+    An HTTP client asks for these before its first message, so every message carries
+    an id and a retry (after a lost answer) can never start a second conversation.
+    Asking again is harmless: an unused id is simply forgotten.
+    """
+    app = request.app
+    language = first_language(app, None, request.headers.get("Accept-Language"))
+    wait = app[READ_THROTTLE].wait(client_address(request))
+    if wait:
+        return _error(
+            429, "throttled", say(app, "utter_slow_down", language)["text"], language, retry_after=wait
+        )
+    conversation_id, key = issue_conversation(app)
+    return web.json_response({"conversation_id": conversation_id, "conversation_key": key})
 
 
 @dataclass
@@ -733,4 +820,5 @@ def setup_chat(app: web.Application) -> None:
     app[VIEWERS] = {}
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/chat/history", chat_history)
+    app.router.add_post("/api/chat/start", chat_start)
     app.router.add_get("/ws/chat", buyer_socket)

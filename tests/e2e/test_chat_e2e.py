@@ -51,10 +51,14 @@ def post(settings: Settings, body: dict[str, Any]) -> requests.Response:
 
 
 def start_conversation(settings: Settings, text: str = "hello", locale: str = "en-US") -> dict[str, str]:
-    """A conversation the service issued (its first message starts it)."""
-    first = post(settings, {"text": text, "client_msg_id": uuid.uuid4().hex, "locale": locale})
+    """A conversation the service issued (POST /api/chat/start), with its first message."""
+    issued = requests.post(f"http://127.0.0.1:{settings.web_port}/api/chat/start", json={}, timeout=90)
+    assert issued.status_code == 200, issued.text
+    conversation = {k: issued.json()[k] for k in ("conversation_id", "conversation_key")}
+    body = {**conversation, "text": text, "client_msg_id": uuid.uuid4().hex, "locale": locale}
+    first = post(settings, body)
     assert first.status_code == 200, first.text
-    return {k: first.json()[k] for k in ("conversation_id", "conversation_key")}
+    return conversation
 
 
 def user_events(settings: Settings, conversation_id: str, text: str) -> int:

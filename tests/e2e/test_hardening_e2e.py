@@ -160,16 +160,14 @@ class Buyer:
         self.customer_token = customer_token
 
     def send(self, text: str) -> requests.Response:
+        if not self.conversation:  # issued on its own, before the first message
+            issued = requests.post(f"{self.url}/start", json={}, timeout=60)
+            assert issued.status_code == 200, issued.text
+            self.conversation = {k: issued.json()[k] for k in ("conversation_id", "conversation_key")}
         body: dict[str, Any] = {**self.conversation, "text": text, "locale": self.locale}
         if self.customer_token:
             body["customer_token"] = self.customer_token
-        response = requests.post(self.url, json=body, timeout=60)
-        if response.status_code == 200 and not self.conversation:
-            reply = response.json()
-            self.conversation = {"conversation_id": reply["conversation_id"]}
-            if reply.get("conversation_key"):
-                self.conversation["conversation_key"] = reply["conversation_key"]
-        return response
+        return requests.post(self.url, json=body, timeout=60)
 
     def texts(self, text: str) -> list[str]:
         response = self.send(text)

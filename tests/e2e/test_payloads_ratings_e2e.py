@@ -64,14 +64,15 @@ class Buyer:
         self.ids: dict[str, str] = {}
 
     def send(self, text: str | None = None, payload: str | None = None) -> list[dict[str, Any]]:
+        if not self.ids:  # issued on its own, before the first message
+            issued = requests.post(f"{self.url}/start", json={}, timeout=90)
+            assert issued.status_code == 200, issued.text
+            self.ids = {k: issued.json()[k] for k in ("conversation_id", "conversation_key")}
         body: dict[str, Any] = {**self.ids, "client_msg_id": uuid.uuid4().hex, "locale": "fr-FR"}
         body.update({"text": text} if payload is None else {"payload": payload, "shown": "★"})
         response = requests.post(self.url, json=body, timeout=90)
         assert response.status_code == 200, response.text
-        reply = response.json()
-        if reply.get("conversation_key"):  # given with the first reply only
-            self.ids = {k: reply[k] for k in ("conversation_id", "conversation_key")}
-        return list(reply["messages"])
+        return list(response.json()["messages"])
 
 
 def asks_for_rating(messages: list[dict[str, Any]]) -> bool:

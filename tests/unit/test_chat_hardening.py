@@ -143,8 +143,8 @@ async def test_a_client_made_id_cannot_start_or_continue_a_conversation(
     assert (await socket.receive_json())["code"] == "conversation_not_yours"
     await socket.close()
     assert rasa.received == []
-    # Without an id the server starts one and gives its key once, with the reply.
-    first = await (await client.post("/api/chat", json={"text": "hi", "client_msg_id": "n1"})).json()
+    # The server issues the id and key on their own; a message then carries them.
+    first = await (await client.post("/api/chat/start", json={})).json()
     assert len(first["conversation_id"]) >= 32 and first["conversation_key"]
     again = {k: first[k] for k in ("conversation_id", "conversation_key")}
     reply = await (

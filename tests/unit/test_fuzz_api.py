@@ -306,11 +306,11 @@ async def fuzzed(aiohttp_client: Factory, aiohttp_server: Factory, tmp_path: Pat
         add_staff(session, STAFF_EMAIL, "Fuzz Agent", "agent", STAFF_PASSWORD, "en")
     database.dispose()
     client = await aiohttp_client(create_app(app_settings))
-    # The server issues the conversation (its id and, on the current API, its key).
-    response = await client.post("/api/chat", json={"client_msg_id": "known-1", "text": "hola"})
+    # The server issues the conversation (its id and key), then the first message carries them.
+    first = await (await client.post("/api/chat/start", json={})).json()
+    fuzzed = Fuzzed(client, app_settings, first["conversation_id"], first["conversation_key"])
+    response = await client.post("/api/chat", json={**first, "client_msg_id": "known-1", "text": "hola"})
     assert response.status == 200, await response.text()
-    first = await response.json()
-    fuzzed = Fuzzed(client, app_settings, first["conversation_id"], first.get("conversation_key", ""))
     response = await client.post(
         "/api/chat",
         json={

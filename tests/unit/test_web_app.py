@@ -92,8 +92,10 @@ async def client(
 
 async def new_conversation(client: TestClient) -> dict[str, str]:
     """A conversation the service issued: its id and key, as the widget holds them."""
-    body = await (await client.post("/api/chat", json={"text": "hello"})).json()
-    return {"conversation_id": body["conversation_id"], "conversation_key": body["conversation_key"]}
+    body = await (await client.post("/api/chat/start", json={})).json()
+    conversation = {"conversation_id": body["conversation_id"], "conversation_key": body["conversation_key"]}
+    assert (await client.post("/api/chat", json={**conversation, "text": "hello"})).status == 200
+    return conversation
 
 
 async def language_rasa_is_told(client: TestClient, fake_rasa: FakeRasa, conversation: dict[str, str]) -> Any:

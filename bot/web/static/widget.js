@@ -595,13 +595,35 @@
     drawTyping();
   }
 
+  /** Every HTTP message carries a conversation id: the first one is asked for on its own
+   *  (POST /api/chat/start stores nothing, so asking again after a lost answer is harmless),
+   *  never issued with a message, whose retry would then start a second conversation. */
   function post(item) {
+    var json = { "Content-Type": "application/json" };
+    var lost = function () { item.sent = false; setOffline(true); retryLater(5); };
+    if (!state.cid) {
+      fetch(service + "/api/chat/start", { method: "POST", headers: json, body: "{}" })
+        .then(function (response) { return response.json(); })
+        .then(function (issued) {
+          if (!issued.conversation_id || !issued.conversation_key) {
+            item.sent = false;
+            retryLater((issued.error && issued.error.retry_after) || 5);
+            return;
+          }
+          if (!state.cid) adopt(issued.conversation_id, issued.conversation_key);
+          setOffline(false);
+          post(item);
+        })
+        .catch(lost);
+      return;
+    }
     var body = frame(item);
-    if (state.cid) { body.conversation_id = state.cid; body.conversation_key = state.key; }
-    fetch(service + "/api/chat", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+    body.conversation_id = state.cid;
+    body.conversation_key = state.key;
+    fetch(service + "/api/chat", { method: "POST", headers: json, body: JSON.stringify(body) })
       .then(function (response) { return response.json(); })
       .then(function (reply) { setOffline(false); answered(reply); })
-      .catch(function () { item.sent = false; setOffline(true); retryLater(5); });
+      .catch(lost);
   }
 
   function setOffline(lost) {
