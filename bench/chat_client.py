@@ -1,11 +1,11 @@
 """The buyer's side of the chat protocol, as the benchmarks speak it.
 
-Conversations are the server's (bot/web/chat.py): the first message or hello
-names no conversation and gets back a new id and its key; every later message,
-hello and history read shows both. The benchmarks that drive the web service
-(bench/orders.py, bench/handoff.py, bench/run.py) share this one copy of that
-handshake instead of each keeping its own. bench/soak.py has its own, richer
-client (retries, faults) and does not use this one.
+Conversations are the server's (bot/web/chat.py): an HTTP client asks for one
+(``POST /api/chat/start``) and a socket says hello without an id, and gets back a
+new id and its key; every message, hello and history read then shows both. The
+benchmarks that drive the web service (bench/orders.py, bench/handoff.py,
+bench/run.py) share this one copy of that handshake instead of each keeping its
+own. bench/soak.py has its own, richer client (retries, faults).
 """
 
 from __future__ import annotations
@@ -39,11 +39,28 @@ class Conversation:
                 raise RuntimeError(f"the server issued conversation {self.id} without a key")
 
 
+def start(base: str, timeout: float = 30) -> Conversation:
+    """A new conversation from ``POST /api/chat/start``. Where the service has no such
+    route (404/405: the first message without an id is issued one instead), an empty
+    conversation, which :func:`post` then fills from the first reply."""
+    response = requests.post(f"{base}/api/chat/start", json={}, timeout=timeout)
+    conversation = Conversation()
+    if response.status_code in (404, 405):
+        return conversation
+    if response.status_code != 200:
+        raise RuntimeError(f"no conversation issued: HTTP {response.status_code} {response.text[:300]}")
+    conversation.adopt(response.json())
+    return conversation
+
+
 def post(
     base: str, conversation: Conversation, body: dict[str, Any], timeout: float = 60
 ) -> requests.Response:
-    """``POST /api/chat`` one message in ``conversation`` (a new one if it has no id yet)
-    and adopt the id and key a first message gets back."""
+    """``POST /api/chat`` one message in ``conversation``; a conversation without an id
+    yet is started first (:func:`start`), and takes the id and key its reply may carry."""
+    if conversation.id is None:
+        issued = start(base)
+        conversation.id, conversation.key = issued.id, issued.key
     response = requests.post(f"{base}/api/chat", json={**body, **conversation.fields()}, timeout=timeout)
     if response.status_code == 200:
         conversation.adopt(response.json())

@@ -110,6 +110,7 @@ def measure(
             # A script asks faster than a buyer types: the chat's rate limits are lifted.
             chat_burst=100_000,
             address_burst=100_000,
+            reads_burst=100_000,  # each conversation's start counts as a read
         )
         upgrade(settings.database_url)
         database = Database(settings.database_url)
