@@ -27,6 +27,7 @@ import faq  # noqa: E402
 import handoff  # noqa: E402
 import langid  # noqa: E402
 import nlu  # noqa: E402
+import offtopic  # noqa: E402
 import orders  # noqa: E402
 import soak  # noqa: E402
 import widget  # noqa: E402
@@ -49,6 +50,19 @@ def environment() -> dict[str, str]:
 def nlu_figures() -> dict:  # type: ignore[type-arg]
     out = subprocess.run(
         [str(RASA_PY), "bench/nlu.py", "--json"],
+        cwd=ROOT,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def offtopic_figures() -> dict:  # type: ignore[type-arg]
+    """bench/offtopic.py on the frozen off-topic set, in Rasa's environment."""
+    out = subprocess.run(
+        [str(RASA_PY), "bench/offtopic.py", "--json"],
         cwd=ROOT,
         env=environment(),
         capture_output=True,
@@ -175,6 +189,8 @@ def main() -> None:
     knowledge = faq.run()
     print("NLU...", flush=True)
     intents = nlu_figures()
+    print("Off-topic messages...", flush=True)
+    offtopic_result = offtopic_figures()
     print("Training from scratch...", flush=True)
     training = training_figures()
     print("Memory and latency of the running assistant...", flush=True)
@@ -220,6 +236,17 @@ in aliens", "wrong size sent again"). The figures below are therefore somewhat
 optimistic; a fresh held-out set is needed for an unbiased number.
 
 {nlu.markdown(intents)}
+
+## Off-topic messages
+
+The trained model on the frozen off-topic set (`bench/data/frozen/offtopic/`: 250
+messages per language over 25 everyday domains, written on 2026-12-03 from a description
+only, by a writer who never saw the training data). Recognised = `out_of_scope` or
+`nlu_fallback`; harmful = the next action predicted by the policies would start a form,
+a hand-over, a complaint, a rating, an order change or a language switch. Goals: ≥ 90%
+recall in every language, no harmful action.
+
+{offtopic.markdown(offtopic_result)}
 
 ## Knowledge-base retrieval
 
