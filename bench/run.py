@@ -47,22 +47,10 @@ def environment() -> dict[str, str]:
     return env
 
 
-def nlu_figures() -> dict:  # type: ignore[type-arg]
+def rasa_env_json(script: str) -> dict:  # type: ignore[type-arg]
+    """Run a benchmark script in Rasa's environment and read the JSON it prints last."""
     out = subprocess.run(
-        [str(RASA_PY), "bench/nlu.py", "--json"],
-        cwd=ROOT,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def offtopic_figures() -> dict:  # type: ignore[type-arg]
-    """bench/offtopic.py on the frozen off-topic set, in Rasa's environment."""
-    out = subprocess.run(
-        [str(RASA_PY), "bench/offtopic.py", "--json"],
+        [str(RASA_PY), script, "--json"],
         cwd=ROOT,
         env=environment(),
         capture_output=True,
@@ -188,9 +176,9 @@ def main() -> None:
     print("Knowledge base...", flush=True)
     knowledge = faq.run()
     print("NLU...", flush=True)
-    intents = nlu_figures()
+    intents = rasa_env_json("bench/nlu.py")
     print("Off-topic messages...", flush=True)
-    offtopic_result = offtopic_figures()
+    offtopic_result = rasa_env_json("bench/offtopic.py")  # the frozen off-topic set
     print("Training from scratch...", flush=True)
     training = training_figures()
     print("Memory and latency of the running assistant...", flush=True)
