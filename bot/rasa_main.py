@@ -17,7 +17,9 @@ def main() -> None:
     token = os.environ.get("RASA_TOKEN", "")
     if not token:
         sys.exit("RASA_TOKEN is not set: Rasa's HTTP API would answer anyone. Set it.")
-    sys.argv = ["rasa", *sys.argv[1:], "--auth-token", token]
+    # One argument with "=": a random token may start with "-", which argparse would
+    # otherwise take for an option ("--auth-token: expected one argument").
+    sys.argv = ["rasa", *sys.argv[1:], f"--auth-token={token}"]
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
