@@ -154,6 +154,15 @@ def claim(session: Session, escalation_id: int, staff_id: int, now: datetime | N
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def sees(escalation: Escalation, staff_id: int) -> bool:
+    """Whether ``escalation`` is in staff member ``staff_id``'s queue: the rule of
+    ``queue`` below, for one row in memory, so a live push never shows what the queue
+    API hides. Change the two together."""
+    if escalation.status == "queued":
+        return escalation.assigned_to_id is None or escalation.assigned_to_id == staff_id
+    return escalation.status == "claimed" and escalation.claimed_by_id == staff_id
+
+
 def queue(session: Session, staff: StaffMember) -> list[Escalation]:
     """What a staff member sees: queued escalations for them or for anyone, then their own
     claimed ones; highest priority first, then the nearest deadline."""

@@ -488,6 +488,15 @@ async def chat(request: web.Request) -> web.Response:
     return web.json_response(result.as_json())
 
 
+def _read_throttled(request: web.Request, language: str) -> web.Response | None:
+    """The 429 for an address over its read limit (starts and history reads share it)."""
+    wait = request.app[READ_THROTTLE].wait(client_address(request))
+    if not wait:
+        return None
+    text = say(request.app, "utter_slow_down", language)["text"]
+    return _error(429, "throttled", text, language, retry_after=wait)
+
+
 async def chat_start(request: web.Request) -> web.Response:
     """``POST /api/chat/start``: a new conversation id and its key, ``{conversation_id,
     conversation_key}``; nothing is stored.
@@ -498,11 +507,9 @@ async def chat_start(request: web.Request) -> web.Response:
     """
     app = request.app
     language = first_language(app, None, request.headers.get("Accept-Language"))
-    wait = app[READ_THROTTLE].wait(client_address(request))
-    if wait:
-        return _error(
-            429, "throttled", say(app, "utter_slow_down", language)["text"], language, retry_after=wait
-        )
+    refused = _read_throttled(request, language)
+    if refused:
+        return refused
     conversation_id, key = issue_conversation(app)
     return web.json_response({"conversation_id": conversation_id, "conversation_key": key})
 
@@ -568,11 +575,9 @@ async def chat_history(request: web.Request) -> web.Response:
     """
     app = request.app
     language = first_language(app, None, request.headers.get("Accept-Language"))
-    wait = app[READ_THROTTLE].wait(client_address(request))
-    if wait:
-        return _error(
-            429, "throttled", say(app, "utter_slow_down", language)["text"], language, retry_after=wait
-        )
+    refused = _read_throttled(request, language)
+    if refused:
+        return refused
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):

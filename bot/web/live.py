@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from bot.db.database import Database
 from bot.db.models import Escalation
 from bot.db.types import utcnow
-from bot.service.escalations import OPEN
+from bot.service.escalations import OPEN, sees
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +76,6 @@ class Hub:
             await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
         self.buyers.clear()
         self.staff.clear()
-
-
-def sees(escalation: Escalation, staff_id: int) -> bool:
-    """Whether ``escalation`` is in staff member ``staff_id``'s queue: the same rule as
-    ``bot.service.escalations.queue`` (queued for anyone or routed to them, e.g. a VIP's
-    manager; or claimed by them), so a push never shows what the queue API hides."""
-    if escalation.status == "queued":
-        return escalation.assigned_to_id is None or escalation.assigned_to_id == staff_id
-    return escalation.status == "claimed" and escalation.claimed_by_id == staff_id
 
 
 class EscalationWatcher:
