@@ -180,7 +180,7 @@ async def handle_message(
         # No id: its retry would start yet another conversation. The client asks for one
         # first (POST /api/chat/start or a hello), which is safe to repeat.
         result.conversation_id = ""
-        result.error = (400, "conversation_required", say(app, "utter_service_unavailable", language)["text"])
+        result.error = (400, "conversation_required", say(app, "utter_conversation_required", language)["text"])
         return result
     if not key_is_valid(app, message.conversation_id, message.conversation_key):
         # A guessed, copied or client-made id: nothing of that conversation is shown or continued.

@@ -122,6 +122,8 @@ async def test_a_first_message_retried_after_a_lost_answer_is_one_conversation(
         assert response.status == 400
         error = (await response.json())["error"]
         assert error["code"] == "conversation_required" and error["language"] == "es"
+        # Its own words (reload the page), not the "technical trouble" of an outage.
+        assert "cargar la página" in error["detail"], error
     assert rasa.received == [] and shop.conversations() == 0
     # Now: the id and key first, on their own (asking twice is harmless, nothing stored) ...
     await client.post("/api/chat/start", json={})
