@@ -10,6 +10,13 @@ Rasa component learns it. "ours" gets no prior: this measures the text alone;
 (what the Rasa component gets from the web service), where a short message
 must not flip the language. Next to plain langdetect and plain lingua (all 10
 languages, high accuracy), when lingua is installed.
+
+``--offtopic DIR`` (e.g. the dev set bench/data/dev/offtopic) adds the switch
+figures: per language, how many off-topic messages sent in a conversation
+already in their language come out in another (each one would switch the
+reply language), and what share of the sentences of ``--data`` written in
+language L, sent in a conversation in another Latin-script language, switch to L
+(a real switch must still work).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from bot.language_detection import LanguageDetector, Lexicon
+from bot.language_detection import LATIN_LANGUAGES, LanguageDetector, Lexicon
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.training_data import nlu_examples
 
@@ -96,7 +103,37 @@ def score(
     }
 
 
-def run(directory: Path | None = None) -> dict[str, Any]:
+def off_topic_switches(detector: LanguageDetector, directory: Path) -> dict[str, list[tuple[str, str]]]:
+    """Per language: the off-topic messages of ``directory`` (bench/offtopic.py's
+    format) that, in a conversation already in their language, come out in
+    another, with the language they came out in."""
+    from bench.offtopic import load
+
+    found: dict[str, list[tuple[str, str]]] = {}
+    for language, messages in load(directory).items():
+        detected = (
+            (text, detector.detect(text, conversation_language=language).language) for _, text in messages
+        )
+        found[language] = [(text, other) for text, other in detected if other != language]
+    return found
+
+
+def real_switches(detector: LanguageDetector, data: dict[str, dict[str, list[str]]]) -> dict[str, float]:
+    """Per language L: the share of L's sentences that switch a conversation in
+    another Latin-script language to L."""
+    shares = {}
+    for language, texts in data.items():
+        outcomes = [
+            detector.detect(text, conversation_language=other).language == language
+            for other in LATIN_LANGUAGES
+            if other != language
+            for text in texts["sentences"]
+        ]
+        shares[language] = sum(outcomes) / len(outcomes)
+    return shares
+
+
+def run(directory: Path | None = None, offtopic: Path | None = None) -> dict[str, Any]:
     ours = LanguageDetector(lexicon=Lexicon.learn(training_examples()))
     ours.warm_up()
     baseline = plain_langdetect()
@@ -121,6 +158,11 @@ def run(directory: Path | None = None) -> dict[str, Any]:
         "texts_per_second": speed,
         "n_texts": len(texts),
     }
+    if offtopic is not None:
+        result["switches"] = {
+            "off_topic": off_topic_switches(ours, offtopic),
+            "real": real_switches(ours, data),
+        }
     frozen = load_data(FROZEN) if directory is None else {}
     if frozen:
         result["frozen"] = {
@@ -160,6 +202,19 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
         + ", ".join(f"{name} {value:.0f} texts/s" for name, value in speed.items())
         + "."
     )
+    if "switches" in result:
+        flips = result["switches"]["off_topic"]
+        lines.append("")
+        lines.append(
+            "Off-topic messages in a conversation already in their language that switch it: "
+            + ", ".join(f"{lang} {len(texts)}" for lang, texts in flips.items())
+            + f" (total {sum(len(t) for t in flips.values())})."
+        )
+        lines.append(
+            "Sentences in L sent in a conversation in another Latin-script language that switch it to L: "
+            + ", ".join(f"{lang} {share * 100:.1f}%" for lang, share in result["switches"]["real"].items())
+            + "."
+        )
     if "frozen" in result:
         lines.append("")
         lines.append(
@@ -175,4 +230,5 @@ if __name__ == "__main__":
     import sys
 
     given = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else None
-    print(markdown(run(given)))
+    offtopic = Path(sys.argv[sys.argv.index("--offtopic") + 1]) if "--offtopic" in sys.argv else None
+    print(markdown(run(given, offtopic)))

@@ -10,6 +10,15 @@ mis-tokenized by a wrong guess, and the detector learns a lexicon of words used
 in only one language from them. At inference the web service sends the
 conversation's language and the browser locale in the message metadata; they
 are the priors for short or ambiguous messages.
+
+This entity is the only place a conversation's language changes by itself: the
+``language`` slot is filled from it on every message, every response is
+rendered in the slot's language by the web service's NLG endpoint, and the web
+service remembers that language as the next message's ``conversation_language``.
+So the detector's switch rule (bot/language_detection.py: a conversation's
+language holds unless a script change or a whole sentence decisively in another
+language says otherwise) is what keeps one short off-topic message from
+flipping the reply language; asking for a language is ``action_change_language``.
 """
 
 from __future__ import annotations

@@ -57,6 +57,12 @@ def test_the_lexicon_survives_persistence(trained: LanguageDetectorComponent) ->
         ("где мой заказ", {}, "ru"),
         ("hola, donde esta mi pedido?", {"conversation_language": "en"}, "es"),
         ("ok", None, "en"),
+        # One short off-topic message never flips the conversation (it did before):
+        ("toca musica romantica", {"conversation_language": "pt", "locale": "es-ES"}, "pt"),
+        ("reserva una mesa para dos", {"conversation_language": "es"}, "es"),
+        ("rpg", {"conversation_language": "ja"}, "ja"),
+        # A whole sentence in another language does.
+        ("bonjour, je voudrais savoir où en est ma commande", {"conversation_language": "en"}, "fr"),
     ],
 )
 def test_language_entity_at_inference(

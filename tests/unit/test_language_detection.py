@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language_detection import LanguageDetector, Lexicon
+from bot.language_detection import (
+    CLOSE_NEIGHBOURS,
+    CLOSE_SWITCH_MARGIN,
+    SWITCH_MARGIN,
+    LanguageDetector,
+    Lexicon,
+)
+from bot.languages import SUPPORTED_LANGUAGES
 from bot.settings import PROJECT_ROOT
 from bot.training_data import nlu_examples
 
@@ -165,3 +172,77 @@ def test_without_lingua_the_detector_still_answers(detector: LanguageDetector) -
     assert fallback.lingua() is None
     assert fallback.detect("where is my order please").language == "en"
     assert fallback.detect("wo ist meine Bestellung").language == "de"
+
+
+# The switch rule (issue 12: in a conversation, one short message never flips the
+# language). Each case below flipped the conversation before the rule.
+@pytest.mark.parametrize(
+    ("text", "conversation"),
+    [
+        ("toca musica romantica", "pt"),  # read as Spanish
+        ("pedir comida japonesa", "pt"),  # read as Spanish
+        ("cancela meu spotify premium", "pt"),  # read as English
+        ("sentido contrario", "pt"),  # read as Spanish
+        ("reserva una mesa para dos", "es"),  # read as Portuguese
+        ("regarde la meteo demain", "fr"),  # read as English
+        ("danke schön", "fr"),  # one German thank-you in a French chat
+        ("gracias", "en"),  # the same in an English chat
+    ],
+)
+def test_one_short_message_never_flips_the_conversation(
+    detector: LanguageDetector, text: str, conversation: str
+) -> None:
+    detection = detector.detect(text, conversation_language=conversation)
+    assert (detection.language, detection.method) == (conversation, "prior")
+
+
+@pytest.mark.parametrize("text", ["rpg", "nhk", "iphone case", "amazon prime"])
+def test_a_latin_word_in_a_japanese_chat_keeps_it(detector: LanguageDetector, text: str) -> None:
+    # An acronym or a brand is not a change of script; a sentence is (below).
+    assert detector.detect(text, conversation_language="ja").language == "ja"
+
+
+@pytest.mark.parametrize(
+    ("text", "conversation", "switched_to"),
+    [
+        ("bonjour, je voudrais savoir où en est ma commande", "en", "fr"),
+        ("ich möchte wissen, wo meine Bestellung gerade ist", "en", "de"),
+        ("hello, can you help me with my order?", "ja", "en"),
+        # Close neighbours need more, and get it from a whole sentence:
+        ("quiero saber donde esta mi pedido por favor", "pt", "es"),
+        ("olá, onde está a minha encomenda? ainda não chegou", "es", "pt"),
+        ("je veux annuler ma commande s'il vous plaît", "es", "fr"),
+    ],
+)
+def test_a_whole_sentence_in_another_language_switches(
+    detector: LanguageDetector, text: str, conversation: str, switched_to: str
+) -> None:
+    detection = detector.detect(text, conversation_language=conversation)
+    assert (detection.language, detection.method) == (switched_to, "statistics")
+
+
+def test_close_neighbours_need_a_larger_margin() -> None:
+    assert frozenset(("es", "pt")) in CLOSE_NEIGHBOURS
+    assert CLOSE_SWITCH_MARGIN > SWITCH_MARGIN
+
+
+def test_the_browser_locale_alone_lets_a_first_message_choose(detector: LanguageDetector) -> None:
+    # No conversation yet: a Spanish speaker with an English browser is answered in Spanish.
+    assert detector.detect("gracias", locale_language="en").language == "es"
+    assert detector.detect("gracias", conversation_language="en", locale_language="en").language == "en"
+
+
+def test_no_dev_off_topic_message_flips_its_own_conversation(detector: LanguageDetector) -> None:
+    """The dev off-topic set (bench/data/dev/offtopic, tuned on): every message, sent
+    in a conversation already in its language, keeps that language."""
+    import yaml
+
+    flipped = []
+    for language in SUPPORTED_LANGUAGES:
+        path = PROJECT_ROOT / "bench" / "data" / "dev" / "offtopic" / f"{language}.yml"
+        domains = yaml.safe_load(path.read_text("utf-8"))["domains"]
+        for text in (str(t) for texts in domains.values() for t in texts):
+            found = detector.detect(text, conversation_language=language).language
+            if found != language:
+                flipped.append((language, text, found))
+    assert flipped == []
