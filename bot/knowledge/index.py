@@ -2,7 +2,8 @@
 
 Each entry is one document per language made of its question variants and its
 answer. Terms are the words of the NLU's own tokenizers (bot/tokenization.py),
-lower-cased and without accents, plus character n-grams: trigrams inside words
+lower-cased and without accents, plus (in spaced scripts) their first four letters
+as a crude stem, plus character n-grams: trigrams inside words
 (typos and inflections: "envio"/"envíos", "заказ"/"заказа") and bigrams for
 Chinese and Japanese, where word boundaries are a guess, and for Korean, where
 particles glue onto words ("배송이", "배송은": the syllable bigram "배송" matches).
@@ -20,10 +21,28 @@ from bot.tokenization import Tokenizers
 
 #: Languages where character bigrams carry the matching (no spaces, or particles glued on).
 _UNSPACED = frozenset({"zh", "ja", "ko"})
-#: How much all the n-grams of a word count together, relative to the word.
+#: Chinese and Japanese: the segmenter's word boundaries are a guess that differs
+#: between two phrasings of the same thing ("退款" / "退回来的钱"), so bigrams are
+#: taken across them, over each run of words between punctuation.
+_UNSEGMENTED = frozenset({"zh", "ja"})
+#: How much one character bigram counts, relative to a word.
+_BIGRAM_WEIGHT = 1.0
+#: How much all the trigrams of a word count together, relative to the word.
 _NGRAMS_WEIGHT = 1.0
 #: How much the answer's words count relative to the questions'.
 _ANSWER_WEIGHT = 0.3
+#: Words longer than this also count by their first this many letters: a crude
+#: stemmer that works alike in every spaced language ("refunded"/"refunds",
+#: "erstattung"/"erstatten", "devolución"/"devolver"), where trigrams alone
+#: let the endings weigh as much as the stem.
+_STEM = 4
+#: How much a word's stem counts, relative to the word.
+_STEM_WEIGHT = 0.5
+#: Arabic: the article and the conjunctions and prepositions glued before it, taken
+#: off for the stem ("الشحن", "والشحن", "بالشحن" → "شحن"), longest first.
+_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+#: Arabic letters buyers write either way: tā' marbūṭa as hā', alif maqṣūra as yā'.
+_ARABIC_FOLDING = str.maketrans({"ة": "ه", "ى": "ي"})
 _K1 = 1.2
 _B = 0.75
 
@@ -53,19 +72,50 @@ def _document(
 def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, float]:
     """Weighted terms of ``text``: folded words plus character n-grams."""
     weights: defaultdict[str, float] = defaultdict(float)
+    run = ""  # Chinese and Japanese: consecutive words, for bigrams across word boundaries
     for token in tokenizers.tokenize(text, language):
         word = fold(token.text)
         if not any(c.isalnum() for c in word):
+            _add_bigrams(weights, run)
+            run = ""
             continue
+        if language == "ar":
+            word = word.translate(_ARABIC_FOLDING)
         weights[word] += 1.0
-        if language in _UNSPACED:
-            grams = [word[i : i + 2] for i in range(len(word) - 1)]
+        if language in _UNSEGMENTED:
+            run += word
+        elif language in _UNSPACED:
+            _add_bigrams(weights, word)
         else:
             padded = f"<{word}>"
             grams = [padded[i : i + 3] for i in range(len(padded) - 2)] if len(word) > 3 else []
-        for gram in grams:
-            weights["#" + gram] += _NGRAMS_WEIGHT / len(grams)
+            for gram in grams:
+                weights["#" + gram] += _NGRAMS_WEIGHT / len(grams)
+            stem = _arabic_stem(word) if language == "ar" else word
+            if len(stem) > _STEM:
+                weights["~" + stem[:_STEM]] += _STEM_WEIGHT
+            elif stem != word:
+                weights["~" + stem] += _STEM_WEIGHT
+    _add_bigrams(weights, run)
     return weights
+
+
+def _add_bigrams(weights: defaultdict[str, float], text: str) -> None:
+    """Character bigrams of ``text``, each counting as much as a word.
+
+    Not shared out over the word like trigrams: in Chinese, Japanese and Korean a
+    bigram is most often a word (or the stem of one) in its own right.
+    """
+    for i in range(len(text) - 1):
+        weights["#" + text[i : i + 2]] += _BIGRAM_WEIGHT
+
+
+def _arabic_stem(word: str) -> str:
+    """``word`` without a leading article (and what is glued before it), if enough is left."""
+    for prefix in _ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+            return word[len(prefix) :]
+    return word
 
 
 #: Term weights of entry documents already built, by (language, questions, answer):
