@@ -27,6 +27,7 @@ _UNSPACED = frozenset({"zh", "ja", "ko"})
 _UNSEGMENTED = frozenset({"zh", "ja"})
 #: How much one character bigram counts, relative to a word.
 _BIGRAM_WEIGHT = 1.0
+_TRIGRAM_SHARE = 0.5
 #: How much all the trigrams of a word count together, relative to the word.
 _NGRAMS_WEIGHT = 1.0
 #: How much the answer's words count relative to the questions'.
@@ -90,7 +91,7 @@ def terms(text: str, language: str, tokenizers: Tokenizers) -> defaultdict[str, 
             padded = f"<{word}>"
             grams = [padded[i : i + 3] for i in range(len(padded) - 2)] if len(word) > 3 else []
             for gram in grams:
-                weights["#" + gram] += _NGRAMS_WEIGHT / len(grams)
+                weights["#" + gram] += _NGRAMS_WEIGHT / len(grams) ** _TRIGRAM_SHARE
             stem = _arabic_stem(word) if language == "ar" else word
             if len(stem) > _STEM:
                 weights["~" + stem[:_STEM]] += _STEM_WEIGHT
