@@ -119,9 +119,29 @@ def _arabic_stem(word: str) -> str:
     return word
 
 
+Key = tuple[str, tuple[str, ...], str]
 #: Term weights of entry documents already built, by (language, questions, answer):
 #: reused across reloads.
-TermCache = dict[tuple[str, tuple[str, ...], str], dict[str, float]]
+TermCache = dict[Key, dict[str, float]]
+
+
+class _Cache(dict[Key, dict[str, float]]):
+    """The term cache an index hands on, plus the counts it derived from it.
+
+    Counting in how many documents each term occurs means visiting every term of
+    every entry (millions for a thousand entries in ten languages): most of a
+    reload. With the previous index's counts, a reload after an edit only takes
+    out the documents that went and adds the ones that came.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: Per language: term -> how many of the index's documents hold it.
+        self.frequencies: dict[str, Counter[str]] = {}
+        #: The documents counted (an entry's texts can repeat another's: a multiset).
+        self.members: Counter[Key] = Counter()
+        #: Sum of each document's term weights.
+        self.lengths: dict[Key, float] = {}
 
 
 class Index:
@@ -130,31 +150,39 @@ class Index:
     Built once per (re)load, then read-only: safe to share between requests.
     Tokenizing is most of the build time, so the index keeps each entry's
     document in ``term_cache``; given the previous index's cache, a reload
-    after an edit only tokenizes the entries that changed.
+    after an edit only tokenizes (and recounts) the entries that changed.
     """
 
     def __init__(
         self, base: KnowledgeBase, tokenizers: Tokenizers, previous: TermCache | None = None
     ) -> None:
         previous = previous or {}
-        self.term_cache: TermCache = {}
+        cache = _Cache()
+        self.term_cache: TermCache = cache
         self._documents: dict[str, dict[str, dict[str, float]]] = {}
         self._lengths: dict[str, dict[str, float]] = {}
+        self._average: dict[str, float] = {}
         self._idf: dict[str, dict[str, float]] = {}
+        lengths = previous.lengths if isinstance(previous, _Cache) else {}
         for entry in base.entries.values():
             for language in entry.languages():
                 key = (language, entry.questions[language], entry.answers[language])
-                document = self.term_cache.get(key) or previous.get(key)
+                document = cache.get(key) or previous.get(key)
                 if document is None:
                     document = _document(
                         entry.questions[language], entry.answers[language], language, tokenizers
                     )
-                self.term_cache[key] = document
+                if key not in cache:
+                    cache[key] = document
+                    cache.lengths[key] = lengths.get(key) or sum(document.values())
+                cache.members[key] += 1
                 self._documents.setdefault(language, {})[entry.id] = document
+                self._lengths.setdefault(language, {})[entry.id] = cache.lengths[key]
+        _count(cache, previous if isinstance(previous, _Cache) else None)
         for language, documents in self._documents.items():
-            frequencies = Counter(term for document in documents.values() for term in document)
+            frequencies = cache.frequencies[language]
             count = len(documents)
-            self._lengths[language] = {eid: sum(d.values()) for eid, d in documents.items()}
+            self._average[language] = sum(self._lengths[language].values()) / count
             self._idf[language] = {
                 term: math.log(1 + (count - n + 0.5) / (n + 0.5)) for term, n in frequencies.items()
             }
@@ -178,7 +206,7 @@ class Index:
         query = terms(text, language, self._tokenizers)
         idf = self._idf[language]
         lengths = self._lengths[language]
-        average = sum(lengths.values()) / len(lengths)
+        average = self._average[language]
         scores: dict[str, float] = {}
         for entry_id, document in documents.items():
             norm = _K1 * (1 - _B + _B * lengths[entry_id] / average)
@@ -200,3 +228,28 @@ class Index:
         ceiling = sum(weight * idf.get(term, unseen) for term, weight in query.items())
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [Match(eid, score, min(1.0, score / ceiling) if ceiling else 0.0) for eid, score in ranked]
+
+
+def _count(cache: _Cache, previous: _Cache | None) -> None:
+    """Fill ``cache.frequencies`` for its members, from ``previous``'s counts if given."""
+    if previous is None:
+        removed: Counter[Key] = Counter()
+        added = cache.members
+    else:
+        cache.frequencies = {lang: Counter(f) for lang, f in previous.frequencies.items()}
+        removed = previous.members - cache.members
+        added = cache.members - previous.members
+    for key, times in removed.items():
+        frequencies = cache.frequencies[key[0]]
+        for term in previous[key] if previous is not None else ():
+            left = frequencies[term] - times
+            if left > 0:
+                frequencies[term] = left
+            else:
+                del frequencies[term]
+    for key, times in added.items():
+        frequencies = cache.frequencies.setdefault(key[0], Counter())
+        for term in cache[key]:
+            frequencies[term] += times
+    for language in [lang for lang, f in cache.frequencies.items() if not f]:
+        del cache.frequencies[language]

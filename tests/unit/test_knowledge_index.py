@@ -111,3 +111,30 @@ def test_ranking_is_limited_and_ordered(index: Index) -> None:
     matches = index.search("return paypal delivery", "en", limit=2)
     assert len(matches) == 2
     assert matches[0].score >= matches[1].score
+
+
+def test_a_reload_counts_terms_as_a_fresh_build_does(index: Index) -> None:
+    """The document frequencies a reload carries over and updates (an entry edited,
+    one removed, one added, one repeated) equal those of a build from nothing."""
+    tokenizers = Tokenizers()
+    old = index.term_cache
+    base = KnowledgeBase(
+        {
+            "shipping-time": entry(
+                "shipping-time",
+                {"en": ("How long does delivery take?",), "ru": ("Сколько идёт доставка?",)},
+                {"en": "Delivery takes 5-10 business days.", "ru": "Доставка занимает 7-14 рабочих дней."},
+            ),
+            "gift-cards": entry("gift-cards", {"en": ("Do you sell gift cards?",)}, {"en": "Yes."}),
+            "gift-cards-2": entry("gift-cards-2", {"en": ("Do you sell gift cards?",)}, {"en": "Yes."}),
+        }
+    )
+    reloaded = Index(base, tokenizers, previous=old)
+    fresh = Index(base, tokenizers)
+    assert reloaded._idf == fresh._idf
+    assert reloaded._lengths == fresh._lengths
+    assert reloaded.languages() == {"en", "ru"}
+    for text, language in [("gift card", "en"), ("delivery days", "en"), ("доставка", "ru")]:
+        assert reloaded.search(text, language) == fresh.search(text, language)
+    again = Index(base, tokenizers, previous=reloaded.term_cache)
+    assert again._idf == fresh._idf
