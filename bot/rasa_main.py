@@ -22,6 +22,9 @@ def main() -> None:
     sys.argv = ["rasa", *sys.argv[1:], f"--auth-token={token}"]
     from rasa.__main__ import main as rasa_main
 
+    from bot import rasa_model_loading
+
+    rasa_model_loading.install()  # start-up without tracing a training step
     rasa_main()
 
 

@@ -33,6 +33,10 @@ def main() -> int:
         return original(text, kept)
 
     core_test._clean_entity_results = without_language
+    sys.path.insert(0, str(ROOT))
+    from bot import rasa_model_loading
+
+    rasa_model_loading.install()  # the model loads as the running assistant loads it
     sys.argv = [
         "rasa",
         "test",
