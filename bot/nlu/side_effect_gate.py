@@ -40,11 +40,15 @@ from rasa.shared.nlu.training_data.message import Message
 OUT_OF_SCOPE = "out_of_scope"
 
 #: Confidence each side-effect intent needs; tuned on bench/data/dev (see README).
+#: ``complain`` is stricter than the others: off-topic rants ("the referee ruined
+#: the match") read as complaints at 0.6-0.8 on the dev set, where no real
+#: complaint fell between 0.6 and 0.83 (three models); a missed complaint costs
+#: a rephrase, a false one apologises for something we did not do.
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "ask_order_status": 0.7,
     "request_order_change": 0.7,
     "request_human": 0.6,
-    "complain": 0.6,
+    "complain": 0.8,
     "give_rating": 0.6,
     "change_language": 0.7,
     "inform": 0.6,

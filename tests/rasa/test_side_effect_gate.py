@@ -43,6 +43,11 @@ def test_unsure_side_effect_intents_become_out_of_scope(
         == "out_of_scope"
     )
     assert run(gate, parsed("rate this song", [("give_rating", 0.5), ("affirm", 0.2)])) == "out_of_scope"
+    # A rant about something else reads as a complaint at 0.7-0.8: no apology, no person.
+    assert (
+        run(gate, parsed("the referee ruined the match", [("complain", 0.75), ("out_of_scope", 0.2)]))
+        == "out_of_scope"
+    )
 
 
 def test_confident_in_domain_readings_pass(
@@ -52,6 +57,7 @@ def test_confident_in_domain_readings_pass(
     assert run(gate, parsed("where is my order", [("ask_order_status", 0.97), ("out_of_scope", 0.01)])) == (
         "ask_order_status"
     )
+    assert run(gate, parsed("item arrived broken", [("complain", 0.9), ("out_of_scope", 0.05)])) == "complain"
     # Intents without side effects are never gated, however unsure.
     assert run(gate, parsed("hmm thanks", [("thanks", 0.4), ("out_of_scope", 0.3)])) == "thanks"
     # An order number makes it an order question.
