@@ -22,6 +22,7 @@ language L, sent in a conversation in another Latin-script language, switch to L
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def training_examples() -> list[tuple[str, str]]:
 
 DEFAULT_DATA = ROOT / "bench" / "data" / "langid"
 FROZEN = ROOT / "bench" / "data" / "frozen" / "langid"
+DEV = ROOT / "bench" / "data" / "dev" / "langid"
 
 
 def load_data(directory: Path = DEFAULT_DATA) -> dict[str, dict[str, list[str]]]:
@@ -89,17 +91,45 @@ def plain_langdetect():  # type: ignore[no-untyped-def]
 
 def score(
     data: dict[str, dict[str, list[str]]], detectors: dict[str, Callable[[str, str], str]]
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Share of texts each detector (given the text and its true language) gets right."""
-    return {
-        name: {
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, float]]:
+    """Share of texts each detector (given the text and its true language) gets
+    right, and how many texts per second it got through while scoring (one thread)."""
+    accuracy: dict[str, dict[str, dict[str, float]]] = {}
+    speed: dict[str, float] = {}
+    n_texts = sum(len(texts[kind]) for texts in data.values() for kind in KINDS)
+    for name, guess in detectors.items():
+        guess("hello", "en")  # lazy model loading is not part of the timing
+        start = time.perf_counter()
+        accuracy[name] = {
             language: {
                 kind: sum(guess(t, language) == language for t in texts[kind]) / len(texts[kind])
                 for kind in KINDS
             }
             for language, texts in data.items()
         }
-        for name, guess in detectors.items()
+        speed[name] = n_texts / (time.perf_counter() - start)
+    return accuracy, speed
+
+
+def counts(data: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, int]]:
+    """How many texts of each kind a set holds per language (the report counts, never assumes)."""
+    return {language: {kind: len(texts[kind]) for kind in KINDS} for language, texts in data.items()}
+
+
+def shared_words(
+    data: dict[str, dict[str, list[str]]], other: dict[str, dict[str, list[str]]]
+) -> dict[str, int]:
+    """Per language: how many distinct single words of ``data`` occur anywhere in ``other``
+    (as a word, or a space-separated word of a pair or sentence; case folded), e.g. frozen
+    words that were in the dev set the detector was tuned on."""
+
+    def words(texts: dict[str, list[str]]) -> set[str]:
+        return {w.casefold() for kind in KINDS for text in texts[kind] for w in text.split()}
+
+    return {
+        language: len({w.casefold() for w in texts["words"]} & words(other[language]))
+        for language, texts in data.items()
+        if language in other
     }
 
 
@@ -134,6 +164,10 @@ def real_switches(detector: LanguageDetector, data: dict[str, dict[str, list[str
 
 
 def run(directory: Path | None = None, offtopic: Path | None = None) -> dict[str, Any]:
+    """Score ``directory`` (default: the older set), and the frozen set when no directory is given.
+
+    With ``offtopic``, also the switch figures: off-topic switches per language, and real
+    switches on the sentences of the set scored (and of the frozen set under ``frozen``)."""
     ours = LanguageDetector(lexicon=Lexicon.learn(training_examples()))
     ours.warm_up()
     baseline = plain_langdetect()
@@ -146,29 +180,37 @@ def run(directory: Path | None = None, offtopic: Path | None = None) -> dict[str
     if lingua is not None:
         detectors["lingua"] = lambda t, _: lingua(t)
     data = load_data(directory or DEFAULT_DATA)
-    texts = [t for lang in data for kind in KINDS for t in data[lang][kind]]
-    speed = {}
-    for name, guess in detectors.items():
-        start = time.perf_counter()
-        for text in texts:
-            guess(text, "en")
-        speed[name] = len(texts) / (time.perf_counter() - start)
+    accuracy, speed = score(data, detectors)
     result: dict[str, Any] = {
-        "accuracy": score(data, detectors),
+        "accuracy": accuracy,
         "texts_per_second": speed,
-        "n_texts": len(texts),
+        "n_texts": sum(len(v[k]) for v in data.values() for k in KINDS),
+        "counts": counts(data),
     }
     if offtopic is not None:
+        flips = off_topic_switches(ours, offtopic)
+        from bench.offtopic import load
+
         result["switches"] = {
-            "off_topic": off_topic_switches(ours, offtopic),
+            "off_topic": flips,
+            "off_topic_n": {language: len(items) for language, items in load(offtopic).items()},
+            "off_topic_data": str(offtopic.relative_to(ROOT) if offtopic.is_relative_to(ROOT) else offtopic),
             "real": real_switches(ours, data),
         }
     frozen = load_data(FROZEN) if directory is None else {}
     if frozen:
+        frozen_accuracy, frozen_speed = score(frozen, detectors)
         result["frozen"] = {
-            "accuracy": score(frozen, detectors),
+            "accuracy": frozen_accuracy,
+            "texts_per_second": frozen_speed,
             "n_texts": sum(len(v[k]) for v in frozen.values() for k in KINDS),
+            "counts": counts(frozen),
         }
+        dev = load_data(DEV)
+        if dev:
+            result["frozen"]["words_in_dev"] = shared_words(frozen, dev)
+        if offtopic is not None:
+            result["frozen"]["real_switches"] = real_switches(ours, frozen)
     return result
 
 
@@ -193,28 +235,57 @@ def table(acc: dict[str, dict[str, dict[str, float]]]) -> list[str]:
     return lines
 
 
-def markdown(result: dict) -> str:  # type: ignore[type-arg]
-    lines = table(result["accuracy"])
+def throughput(result: dict[str, Any]) -> str:
+    """One sentence: texts per second of each detector while it scored ``result``'s set."""
     speed = result["texts_per_second"]
-    lines.append("")
-    lines.append(
-        f"Throughput on {result['n_texts']} texts, one thread: "
+    return (
+        f"Throughput while scoring these {result['n_texts']} texts, one thread: "
         + ", ".join(f"{name} {value:.0f} texts/s" for name, value in speed.items())
         + "."
     )
+
+
+def off_topic_switch_table(switches: dict[str, Any]) -> list[str]:
+    """Per language: off-topic messages in a conversation already in their language
+    that our detector would switch to another language, with the languages they went to."""
+    flips = switches["off_topic"]
+    sizes = switches.get("off_topic_n", {})
+    lines = ["| language | messages | switched | switched to |", "| --- | --- | --- | --- |"]
+    for language, texts in flips.items():
+        targets = Counter(other for _, other in texts)
+        lines.append(
+            f"| {language} | {sizes.get(language, '?')} | {len(texts)} | "
+            + (", ".join(f"{other} {n}" for other, n in targets.most_common()) or "–")
+            + " |"
+        )
+    lines.append(
+        f"| **all** | {sum(sizes.values()) if sizes else '?'} | {sum(len(t) for t in flips.values())} | |"
+    )
+    return lines
+
+
+def real_switch_sentence(real: dict[str, float]) -> str:
+    return (
+        "Sentences in L sent in a conversation in another Latin-script language that switch it to L: "
+        + ", ".join(f"{lang} {share * 100:.1f}%" for lang, share in real.items())
+        + "."
+    )
+
+
+def markdown(result: dict) -> str:  # type: ignore[type-arg]
+    lines = table(result["accuracy"])
+    lines.append("")
+    lines.append(throughput(result))
     if "switches" in result:
-        flips = result["switches"]["off_topic"]
         lines.append("")
         lines.append(
-            "Off-topic messages in a conversation already in their language that switch it: "
-            + ", ".join(f"{lang} {len(texts)}" for lang, texts in flips.items())
-            + f" (total {sum(len(t) for t in flips.values())})."
+            f"Off-topic messages ({result['switches'].get('off_topic_data', '')}) in a conversation "
+            "already in their language that switch it:"
         )
-        lines.append(
-            "Sentences in L sent in a conversation in another Latin-script language that switch it to L: "
-            + ", ".join(f"{lang} {share * 100:.1f}%" for lang, share in result["switches"]["real"].items())
-            + "."
-        )
+        lines.append("")
+        lines.extend(off_topic_switch_table(result["switches"]))
+        lines.append("")
+        lines.append(real_switch_sentence(result["switches"]["real"]))
     if "frozen" in result:
         lines.append("")
         lines.append(
@@ -223,6 +294,8 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
         )
         lines.append("")
         lines.extend(table(result["frozen"]["accuracy"]))
+        lines.append("")
+        lines.append(throughput(result["frozen"]))
     return "\n".join(lines)
 
 

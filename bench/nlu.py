@@ -4,7 +4,8 @@ Runs in Rasa's environment against the trained model (models/current.tar.gz).
 Data: bench/data/nlu/<lang>.yml, and also the frozen set
 bench/data/frozen/intents/<lang>.yml (same format, ``intents: {name: [texts]}``,
 written by someone who never wrote training data) when it exists: its figures
-are under ``frozen``. ``--data DIR`` scores another directory in that format
+are under ``frozen``, and the dev set bench/data/dev/intents (tuned on) under
+``dev``. ``--data DIR`` scores another directory in that format
 (e.g. the dev set bench/data/dev/intents) instead. Messages are parsed one by one, as the Rasa
 server parses them, without conversation priors. A message the classifier is
 unsure of (nlu_fallback) counts as wrong, except that nothing is "right" for
@@ -28,6 +29,7 @@ from bot.languages import SUPPORTED_LANGUAGES  # noqa: E402
 
 DEFAULT_DATA = ROOT / "bench" / "data" / "nlu"
 FROZEN = ROOT / "bench" / "data" / "frozen" / "intents"
+DEV = ROOT / "bench" / "data" / "dev" / "intents"
 
 
 def load(directory: Path = DEFAULT_DATA) -> dict[str, list[tuple[str, str]]]:
@@ -79,21 +81,28 @@ async def evaluate(model: Path, directory: Path = DEFAULT_DATA, agent: Any = Non
         "per_language": results,
         "oos_recall": oos["found"] / oos["total"] if oos["total"] else 0.0,
         "errors": errors,
+        "intents": sorted({intent for examples in data.values() for _, intent in examples}),
     }
-    if directory == DEFAULT_DATA and load(FROZEN):
-        result["frozen"] = await evaluate(model, FROZEN, agent)
+    if directory == DEFAULT_DATA:
+        for name, other in (("frozen", FROZEN), ("dev", DEV)):
+            if load(other):
+                result[name] = await evaluate(model, other, agent)
     return result
 
 
 def markdown(result: dict) -> str:  # type: ignore[type-arg]
-    text = _table(result)
+    text = table(result)
     if "frozen" in result:
         text += "\n\nFrozen set (bench/data/frozen/intents, written apart from the training data):\n\n"
-        text += _table(result["frozen"])
+        text += table(result["frozen"])
+    if "dev" in result:
+        text += "\n\nDev set (bench/data/dev/intents, tuned on):\n\n"
+        text += table(result["dev"])
     return text
 
 
-def _table(result: dict) -> str:  # type: ignore[type-arg]
+def table(result: dict) -> str:  # type: ignore[type-arg]
+    """Accuracy and macro-F1 per language, the mean, best, worst and out_of_scope recall."""
     per = result["per_language"]
     languages = [lang for lang in SUPPORTED_LANGUAGES if lang in per]
     lines = ["| language | messages | accuracy | macro-F1 |", "| --- | --- | --- | --- |"]

@@ -3,6 +3,8 @@
 Runs in Rasa's environment against a trained model (default models/current.tar.gz).
 Data: bench/data/frozen/offtopic/<lang>.yml (``domains: {domain: [texts]}``),
 or any directory in that format (``--data``); languages without a file are skipped.
+``--dev DIR`` (make bench: bench/data/dev/offtopic, tuned on) scores a second
+directory with the same model, under ``dev``.
 
 Each message is parsed as the Rasa server parses it, in a conversation already
 in the message's language (``conversation_language`` in the metadata, as the
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bot.languages import SUPPORTED_LANGUAGES  # noqa: E402
 
 FROZEN = ROOT / "bench" / "data" / "frozen" / "offtopic"
+DEV = ROOT / "bench" / "data" / "dev" / "offtopic"
 RECOGNISED = frozenset({"out_of_scope", "nlu_fallback"})
 
 #: Next actions with a side effect, and what kind of harm each is.
@@ -71,14 +74,14 @@ def load(directory: Path) -> dict[str, list[tuple[str, str]]]:
     return data
 
 
-async def evaluate(model: Path, directory: Path) -> dict[str, Any]:
+async def evaluate(model: Path, directory: Path, agent: Any = None) -> dict[str, Any]:
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import UserMessage
     from rasa.shared.core.constants import ACTION_LISTEN_NAME
     from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    agent = Agent.load(str(model))
+    agent = agent or Agent.load(str(model))
     processor = agent.processor
     assert processor is not None
     with_core = processor.model_metadata.training_type.name != "NLU"
@@ -130,7 +133,23 @@ async def evaluate(model: Path, directory: Path) -> dict[str, Any]:
             "recall": found / len(items) if items else 0.0,
             "harm": dict(harm),
         }
-    return {"per_language": per_language, "misses": misses, "with_core": with_core}
+    return {
+        "per_language": per_language,
+        "misses": misses,
+        "with_core": with_core,
+        "domains": {language: len({d for d, _ in items}) for language, items in load(directory).items()},
+    }
+
+
+async def evaluate_sets(model: Path, directory: Path, dev: Path | None) -> dict[str, Any]:
+    """``directory``, and ``dev`` under ``dev``, with one loaded model (loading takes a while)."""
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    result = await evaluate(model, directory, agent)
+    if dev is not None and load(dev):
+        result["dev"] = await evaluate(model, dev, agent)
+    return result
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -163,6 +182,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--data", default=str(FROZEN))
+    parser.add_argument("--dev", default=None, help="a second directory to score, e.g. the dev set")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("-v", action="store_true", help="list the messages that were missed or harmful")
     args = parser.parse_args()
@@ -175,11 +195,15 @@ def main() -> int:
     if not load(Path(args.data)):
         print(f"no off-topic data in {args.data}", file=sys.stderr)
         return 1
-    result = asyncio.run(evaluate(Path(args.model), Path(args.data)))
+    result = asyncio.run(
+        evaluate_sets(Path(args.model), Path(args.data), Path(args.dev) if args.dev else None)
+    )
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
     print(markdown(result))
+    if "dev" in result:
+        print(f"\n{args.dev}:\n\n{markdown(result['dev'])}")
     if args.v:
         for miss in result["misses"]:
             print("\t".join(miss.values()))
