@@ -1,22 +1,19 @@
 """Who the buyer is, as the web service told Rasa in the message metadata.
 
 The web service passes a customer only after checking the store's signed token,
-and the client address it saw; Rasa is not reachable from outside, so nothing
-else can put them there.
+the client address it saw and the time zone the buyer's browser reported; Rasa
+is not reachable from outside, so nothing else can put them there.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rasa_sdk import Tracker
 
 from actions.dependencies import database
 from bot.db.models import Customer
-from bot.orders.queries import customer_by_external_id
-
-logger = logging.getLogger(__name__)
+from bot.orders.queries import identified_customer
 
 
 def message_metadata(tracker: Tracker) -> dict[str, Any]:
@@ -45,17 +42,20 @@ def client_address(tracker: Tracker) -> str:
     return address if isinstance(address, str) else ""
 
 
+def buyer_time_zone(tracker: Tracker) -> str | None:
+    """The buyer's IANA time zone as their browser reported it ("Europe/Paris"), if any;
+    the web service passes only well-formed names (bot/web/messages.py)."""
+    time_zone = message_metadata(tracker).get("time_zone")
+    return time_zone if isinstance(time_zone, str) and time_zone else None
+
+
 def load_customer(tracker: Tracker) -> Customer | None:
     """The identified customer, if the token's id and email match our records."""
     identity = identified_customer_id(tracker)
     if identity is None:
         return None
     with database().session() as session:
-        customer = customer_by_external_id(session, identity[0])
-        if customer is None or customer.email.casefold() != identity[1].casefold():
-            logger.warning(
-                "Token for unknown customer %s (or another email): treated as anonymous", identity[0]
-            )
-            return None
-        session.expunge(customer)
+        customer = identified_customer(session, *identity)
+        if customer is not None:
+            session.expunge(customer)
         return customer

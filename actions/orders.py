@@ -12,17 +12,21 @@ buyer's address (IPv6: its /64), stop the lookups and offer a person; the count
 is taken and extended under a lock (bot/orders/lockout.py), so concurrent
 guesses cannot slip past it.
 
-The answer gives status, carrier, tracking number, last checkpoint and estimated
-delivery, with dates and amounts formatted for the buyer's language, then the
-next step: a delayed order gets an apology and the offer of a person, a
-delivered one "Did you receive it?" (no → a person looks into it).
+The answer gives status, carrier, tracking number, last checkpoint (its time in
+the buyer's time zone) and estimated delivery, with dates and amounts formatted
+for the buyer's language, then the next step: a delayed order gets an apology and
+the offer of a person, a delivered one "Did you receive it?" (no → a person looks
+into it).
+
+These actions only dispatch: who may see what is decided by
+bot/orders/tracking.py (on the database's worker thread, never on the action
+server's event loop), the card is rendered by bot/orders/card.py, and the
+statuses and their groups are listed in bot/orders/statuses.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -33,97 +37,37 @@ from rasa_sdk.types import DomainDict
 from actions.dependencies import database, knowledge, settings
 from actions.escalation import escalate
 from actions.faq import buyer_language, say_answer
-from actions.identity import client_address, load_customer
-from bot.db.models import Customer, Order
-from bot.orders import lockout
-from bot.orders.formatting import day, moment, money, status_label
+from actions.identity import buyer_time_zone, client_address, identified_customer_id
+from bot.orders.card import NextStep, Reply, choices, describe
 from bot.orders.numbers import find_order_number, normalise_order_number
-from bot.orders.proof import proof_of, verifies
-from bot.orders.queries import find_order, orders_of
+from bot.orders.tracking import Asker, Outcome, Tracking, needs_proof, track
 
-logger = logging.getLogger(__name__)
-
-#: Statuses after which the next step is an apology and the offer of a person.
-TROUBLE = frozenset({"delayed", "exception"})
-#: Statuses before the parcel leaves.
-NOT_SHIPPED = frozenset({"pending", "paid", "processing"})
 #: Knowledge-base topics that hold the policies for order changes.
 CHANGE_TOPICS = frozenset({"orders", "returns", "refunds"})
 
 
-@dataclass(frozen=True)
-class Lookup:
-    order: Order | None
-    locked: bool
-
-
-def lookup(tracker: Tracker, number: str, proof: str) -> Lookup:
-    """Check an anonymous lookup, record it, and say whether lookups are now locked."""
-    conversation, address = tracker.sender_id, client_address(tracker)
-    with database().session() as session:
-        if not lockout.acquire(session, conversation, address):  # holds the lock to the end
-            return Lookup(None, True)
-        ok = verifies(proof_of(session, number), proof)
-        locked = lockout.record(session, conversation, address, number, ok)
-        order = find_order(session, number) if ok else None
-        if order is None:
-            return Lookup(None, locked)
-        session.expunge(order)
-        return Lookup(order, False)
-
-
-def describe(dispatcher: CollectingDispatcher, order: Order, language: str) -> list[EventType]:
-    """Say where the order is, then offer the next step; the events for that step."""
-    default = settings().default_language
-    dispatcher.utter_message(
-        response="utter_order_status",
-        order_number=order.number,
-        placed_date=day(order.placed_at.date(), language),
-        total=money(order.total, order.currency, language),
-        status=status_label(order.status, language, default),
-    )
-    if order.shipments:
-        shipment = order.shipments[-1]
-        latest = shipment.checkpoints[-1] if shipment.checkpoints else None
-        dispatcher.utter_message(
-            response="utter_order_shipment",
-            carrier=shipment.carrier or "-",
-            tracking_number=shipment.tracking_number,
-            checkpoint=status_label(latest.status if latest else shipment.status, language, default),
-            checkpoint_place=latest.place if latest and latest.place else "-",
-            checkpoint_time=moment(latest.happened_at, language) if latest else "-",
-        )
-        if shipment.estimated_delivery and order.status not in (
-            "delivered",
-            "cancelled",
-            "returned",
-            "refunded",
-        ):
-            dispatcher.utter_message(
-                response="utter_order_eta", estimated_delivery=day(shipment.estimated_delivery, language)
-            )
-    elif order.status in NOT_SHIPPED:
-        dispatcher.utter_message(response="utter_order_not_shipped")
-    if order.status in TROUBLE:
-        dispatcher.utter_message(response="utter_order_delayed")
+def next_step_slots(step: NextStep) -> list[EventType]:
+    """The slots that let the buyer's answer to the card's last question be understood."""
+    if step is NextStep.OFFER_PERSON:
         return [SlotSet("human_offered", True), SlotSet("delivery_check_asked", False)]
-    if order.status == "delivered":
-        dispatcher.utter_message(response="utter_order_ask_received")
+    if step is NextStep.ASK_RECEIVED:
         return [SlotSet("delivery_check_asked", True), SlotSet("human_offered", False)]
     return []
 
 
-def choice_buttons(orders: list[Order], language: str) -> list[dict[str, str]]:
-    default = settings().default_language
-    return [
-        {
-            "title": " · ".join(
-                (o.number, day(o.placed_at.date(), language), status_label(o.status, language, default))
-            ),
-            "payload": f'/ask_order_status{{"order_number": "{o.number}"}}',
-        }
-        for o in orders
-    ]
+def asker(tracker: Tracker) -> Asker:
+    """Who asks, from what the web service put in the message metadata."""
+    return Asker(tracker.sender_id, client_address(tracker), identified_customer_id(tracker))
+
+
+async def tracked(tracker: Tracker, number: str | None, proof: str | None = None) -> Tracking:
+    """:func:`bot.orders.tracking.track`, off the event loop."""
+    return await database().run(partial(track, database(), asker(tracker), number, proof))
+
+
+def say(dispatcher: CollectingDispatcher, replies: tuple[Reply, ...]) -> None:
+    for reply in replies:
+        dispatcher.utter_message(response=reply.response, **reply.values)
 
 
 def _forget_lookup() -> list[EventType]:
@@ -145,11 +89,9 @@ class ValidateOrderTrackingForm(FormValidationAction):
     ) -> list[str]:
         if tracker.get_slot("order_lookup_locked"):
             return []
-        customer = await asyncio.to_thread(load_customer, tracker)
-        if customer is not None:
-            number = normalise_order_number(tracker.get_slot("order_number"))
-            if number is None or await asyncio.to_thread(_owns, customer, number):
-                return []  # their own orders need no proof
+        number = normalise_order_number(tracker.get_slot("order_number"))
+        if not await database().run(partial(needs_proof, database(), asker(tracker), number)):
+            return []  # their own orders need no proof
         return domain_slots
 
     def validate_order_number(
@@ -165,23 +107,19 @@ class ValidateOrderTrackingForm(FormValidationAction):
     async def validate_order_verification(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """The one lookup of an anonymous buyer's claim: recorded, so the action that
+        shows the order afterwards need not compare the proof again."""
         number = normalise_order_number(tracker.get_slot("order_number"))
         proof = value.strip() if isinstance(value, str) else ""
         if number is None or not proof:
             return {"order_verification": None}
-        result = await asyncio.to_thread(lookup, tracker, number, proof)
-        if result.order is not None:
+        result = await tracked(tracker, number, proof)
+        if result.outcome is Outcome.FOUND:
             return {"order_verification": proof}
-        if result.locked:
+        if result.outcome is Outcome.LOCKED:
             return {"order_verification": None, "order_number": None, "order_lookup_locked": True}
         dispatcher.utter_message(response="utter_order_not_found")
         return {"order_verification": None, "order_number": None}
-
-
-def _owns(customer: Customer, number: str) -> bool:
-    with database().session() as session:
-        order = find_order(session, number)
-        return order is not None and order.customer_id == customer.id
 
 
 class ActionTrackOrder(Action):
@@ -193,41 +131,22 @@ class ActionTrackOrder(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        language = buyer_language(tracker)
         if tracker.get_slot("order_lookup_locked"):
             dispatcher.utter_message(response="utter_order_lookup_locked")
             return [*_forget_lookup(), SlotSet("order_lookup_locked", False), SlotSet("human_offered", True)]
-        number = normalise_order_number(tracker.get_slot("order_number"))
-        customer = await asyncio.to_thread(load_customer, tracker)
-        if customer is not None and (number is None or await asyncio.to_thread(_owns, customer, number)):
-            return await self._for_customer(dispatcher, customer, number, language)
-        proof = tracker.get_slot("order_verification")
-        if number is None or not isinstance(proof, str):
+        language, default = buyer_language(tracker), settings().default_language
+        result = await tracked(tracker, normalise_order_number(tracker.get_slot("order_number")))
+        if result.order is not None:
+            card = describe(result.order, language, buyer_time_zone(tracker), default)
+            say(dispatcher, card.replies)
+            return [*next_step_slots(card.next_step), *_forget_lookup()]
+        if result.outcome is Outcome.CHOOSE:
+            say(dispatcher, (choices(list(result.orders), language, default),))
+        elif result.outcome is Outcome.NO_ORDERS:
+            dispatcher.utter_message(response="utter_order_no_orders")
+        else:
             dispatcher.utter_message(response="utter_order_not_found")
-            return _forget_lookup()
-        with database().session() as session:
-            order = find_order(session, number) if verifies(proof_of(session, number), proof) else None
-            if order is None:
-                dispatcher.utter_message(response="utter_order_not_found")
-                return _forget_lookup()
-            return [*describe(dispatcher, order, language), *_forget_lookup()]
-
-    async def _for_customer(
-        self, dispatcher: CollectingDispatcher, customer: Customer, number: str | None, language: str
-    ) -> list[EventType]:
-        with database().session() as session:
-            if number is not None:
-                order = find_order(session, number)
-                assert order is not None
-                return [*describe(dispatcher, order, language), *_forget_lookup()]
-            orders = orders_of(session, customer.id)
-            if not orders:
-                dispatcher.utter_message(response="utter_order_no_orders")
-                return _forget_lookup()
-            if len(orders) == 1:
-                return [*describe(dispatcher, orders[0], language), *_forget_lookup()]
-            dispatcher.utter_message(response="utter_order_choose", buttons=choice_buttons(orders, language))
-            return _forget_lookup()
+        return _forget_lookup()
 
 
 class ActionOrderDeliveryAnswer(Action):

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.db.database import Database
 from bot.db.models import Order, StaffMember
 from bot.orders.importer import ImportReport, Record, import_records
+from bot.orders.statuses import Group, group
 
 STAFF = [
     ("mei.chen@demo-store.test", "Mei Chen", "manager", "zh en ja"),
@@ -225,7 +226,7 @@ def records(now: datetime | None = None) -> list[dict[str, Any]]:
                     "tracking_number": tracking,
                     "status": points[-1][3] if status not in ("refunded",) else "delivered",
                     "estimated_delivery": (placed + timedelta(days=12)).date().isoformat()
-                    if status not in ("delivered", "refunded", "returned")
+                    if group(status) not in (Group.DELIVERED, Group.CLOSED)  # nothing on its way
                     else None,
                     "shipped_at": (now - timedelta(days=points[0][0])).isoformat(),
                     "checkpoints": [

@@ -1,19 +1,17 @@
-"""Dates, amounts and statuses in the buyer's language (Babel's CLDR data, offline)."""
+"""Dates, times and amounts in the buyer's language (Babel's CLDR data, offline).
+
+Status words are in bot/orders/statuses.py, with the list of statuses.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
 from babel.numbers import format_currency
-
-from bot.settings import PROJECT_ROOT
 
 #: The CLDR locale each supported language is formatted with.
 LOCALES = {
@@ -28,7 +26,6 @@ LOCALES = {
     "ja": "ja",
     "ko": "ko",
 }
-LABELS_FILE = PROJECT_ROOT / "data" / "order_labels.yml"
 
 
 def money(amount: Decimal, currency: str, language: str) -> str:
@@ -51,17 +48,3 @@ def moment(value: datetime, language: str, time_zone: str | None = None) -> str:
         )
     )
     return text if zone else f"{text} UTC"
-
-
-@lru_cache(maxsize=4)
-def labels(path: Path = LABELS_FILE) -> dict[str, dict[str, str]]:
-    """Status → language → words, from data/order_labels.yml."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in data["statuses"].items()}
-
-
-def status_label(status: str, language: str, default_language: str = "en") -> str:
-    words = labels().get(status)
-    if not words:
-        return status.replace("_", " ")
-    return words.get(language) or words.get(default_language) or next(iter(words.values()))

@@ -33,26 +33,8 @@ from bot.db.models import Checkpoint, Customer, Order, OrderItem, Shipment, Staf
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders.numbers import normalise_order_number
 from bot.orders.queries import find_order, normalise_postcode
+from bot.orders.statuses import ORDER_STATUSES, SHIPMENT_STATUSES
 
-#: Order statuses the assistant knows (data/order_labels.yml has words for each).
-ORDER_STATUSES = frozenset(
-    {
-        "pending",
-        "paid",
-        "processing",
-        "shipped",
-        "in_transit",
-        "customs",
-        "out_for_delivery",
-        "delivered",
-        "delayed",
-        "exception",
-        "cancelled",
-        "returned",
-        "refunded",
-    }
-)
-SHIPMENT_STATUSES = ORDER_STATUSES | {"info_received"}
 #: Columns a CSV file must have.
 REQUIRED_COLUMNS = ("Name", "Email", "Currency", "Total", "Created at")
 #: Largest import file accepted.

@@ -1,11 +1,13 @@
 """Reading orders. Each function takes a session; the caller owns it.
 
-Proving an anonymous buyer's claim to an order is in bot/orders/proof.py, the
-lockout of failed lookups in bot/orders/lockout.py.
+Who may see which order is decided in bot/orders/tracking.py, with the proof of an
+anonymous buyer's claim (bot/orders/proof.py) and the lockout of failed lookups
+(bot/orders/lockout.py).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 
@@ -18,6 +20,8 @@ _FULL = (
     selectinload(Order.items),
     selectinload(Order.shipments).selectinload(Shipment.checkpoints),
 )
+
+logger = logging.getLogger(__name__)
 
 
 def normalise_postcode(text: str) -> str:
@@ -32,6 +36,16 @@ def find_order(session: Session, number: str) -> Order | None:
 
 def customer_by_external_id(session: Session, external_id: str) -> Customer | None:
     return session.scalars(select(Customer).where(Customer.external_id == external_id)).one_or_none()
+
+
+def identified_customer(session: Session, external_id: str, email: str) -> Customer | None:
+    """The customer a signed token names, if its id and email match our records: a token
+    for someone we do not know (or with another email) leaves the buyer anonymous."""
+    customer = customer_by_external_id(session, external_id)
+    if customer is None or customer.email.casefold() != email.casefold():
+        logger.warning("Token for unknown customer %s (or another email): treated as anonymous", external_id)
+        return None
+    return customer
 
 
 def orders_of(session: Session, customer_id: int, limit: int = 5) -> list[Order]:

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from trackers import tracker, user
 
 import actions.dependencies as dependencies
-from actions.orders import Lookup, lookup
 from bot.db.database import Database, upgrade
 from bot.db.models import LookupAttempt
 from bot.orders import demo
 from bot.orders.lockout import MAX_FAILED_LOOKUPS, address_group
+from bot.orders.tracking import Asker, Outcome, Tracking, track
 
 GUESSES = 20
 
@@ -41,9 +40,8 @@ def shop(database_url: str, monkeypatch: pytest.MonkeyPatch, knowledge_base: Pat
     dependencies.database.cache_clear()
 
 
-def guess(conversation: str, address: str, proof: str, number: str = "10231") -> Lookup:
-    t = tracker([user(proof, "inform", metadata={"client_address": address})], sender_id=conversation)
-    return lookup(t, number, proof)
+def guess(conversation: str, address: str, proof: str, number: str = "10231") -> Tracking:
+    return track(dependencies.database(), Asker(conversation, address), number, proof)
 
 
 def failures(**where: str) -> int:
@@ -57,7 +55,7 @@ def failures(**where: str) -> int:
 def test_twenty_concurrent_guesses_record_exactly_five_failures(shop: str) -> None:
     start = threading.Barrier(GUESSES)
 
-    def one(attempt: int) -> Lookup:
+    def one(attempt: int) -> Tracking:
         start.wait()
         return guess("mallory", "203.0.113.9", f"wrong{attempt}@example.com")
 
@@ -65,14 +63,16 @@ def test_twenty_concurrent_guesses_record_exactly_five_failures(shop: str) -> No
         results = list(pool.map(one, range(GUESSES)))
     assert all(r.order is None for r in results)
     assert failures(conversation_id="mallory") == MAX_FAILED_LOOKUPS
-    assert sum(r.locked for r in results) == GUESSES - MAX_FAILED_LOOKUPS + 1  # the fifth locks too
-    assert guess("mallory", "203.0.113.9", "emily.carter@example.com").locked  # even the right proof
+    locked = sum(r.outcome is Outcome.LOCKED for r in results)
+    assert locked == GUESSES - MAX_FAILED_LOOKUPS + 1  # the fifth locks too
+    right = guess("mallory", "203.0.113.9", "emily.carter@example.com")
+    assert right.outcome is Outcome.LOCKED  # even the right proof
 
 
 def test_concurrent_guesses_from_many_conversations_count_per_address(shop: str) -> None:
     start = threading.Barrier(GUESSES)
 
-    def one(attempt: int) -> Lookup:
+    def one(attempt: int) -> Tracking:
         start.wait()
         return guess(f"fresh-{attempt}", "198.51.100.7", f"wrong{attempt}@example.com")
 
@@ -85,7 +85,7 @@ def test_ipv6_addresses_in_one_64_share_the_lockout(shop: str) -> None:
     for attempt in range(MAX_FAILED_LOOKUPS):
         guess(f"v6-{attempt}", f"2001:db8:7:1::{attempt + 1:x}", "wrong@example.com")
     same_network = guess("v6-other", "2001:db8:7:1:ffff:ffff:ffff:fffe", "emily.carter@example.com")
-    assert same_network.locked and same_network.order is None
+    assert same_network.outcome is Outcome.LOCKED and same_network.order is None
     next_network = guess("v6-next", "2001:db8:7:2::1", "emily.carter@example.com")
     assert next_network.order is not None and next_network.order.number == "10231"
 

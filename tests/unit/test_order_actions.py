@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import traceback
 from collections.abc import Iterator
+from datetime import timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import event, func, select
 from trackers import tracker, user
 
 import actions.dependencies as dependencies
@@ -19,8 +24,10 @@ from actions.orders import (
     ValidateOrderTrackingForm,
 )
 from bot.db.database import Database, upgrade
+from bot.db.models import LookupAttempt
 from bot.orders import demo
 from bot.orders.lockout import MAX_FAILED_LOOKUPS
+from bot.orders.queries import find_order
 
 ANA = {"customer": {"id": "c-1002", "email": "ana.garcia@example.com"}, "client_address": "10.0.0.2"}
 EMILY = {"customer": {"id": "c-1001", "email": "emily.carter@example.com"}, "client_address": "10.0.0.1"}
@@ -217,3 +224,82 @@ async def test_an_order_change_gets_the_policy_and_a_person(shop: None) -> None:
         "utter_order_change_handoff",
         "utter_handoff_queued",
     ]
+
+
+async def test_checkpoint_times_are_shown_in_the_buyers_time_zone(shop: None) -> None:
+    """The widget sends the browser's zone with every message; the card used to show UTC."""
+    with dependencies.database().session() as session:
+        order = find_order(session, "10232")
+        assert order is not None
+        scanned = order.shipments[-1].checkpoints[-1].happened_at
+    tokyo = scanned.astimezone(ZoneInfo("Asia/Tokyo"))
+    dispatcher, _ = await track({"order_number": "10232"}, metadata={**EMILY, "time_zone": "Asia/Tokyo"})
+    shown = message(dispatcher, "utter_order_shipment")["checkpoint_time"]
+    assert f"{tokyo.hour % 12 or 12}:{tokyo.minute:02d}:{tokyo.second:02d}" in shown
+    assert "UTC" not in shown
+    dispatcher, _ = await track({"order_number": "10232"}, metadata=EMILY)  # no zone known
+    shown = message(dispatcher, "utter_order_shipment")["checkpoint_time"]
+    utc = scanned.astimezone(timezone.utc)
+    assert shown.endswith(" UTC") and f"{utc.hour % 12 or 12}:{utc.minute:02d}:{utc.second:02d}" in shown
+
+
+async def test_a_lookup_compares_the_proof_once_and_is_recorded_once(shop: None) -> None:
+    """The form checks the proof; the action that shows the order afterwards relies on the
+    recorded lookup instead of comparing the proof again."""
+    proof_queries: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "orders.shipping_postcode" in statement and "customers.name" in statement:
+            proof_queries.append(statement)
+
+    engine = dependencies.database().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        _, result = await verify("10235", "75011 Dubois")
+        dispatcher, _ = await track({"order_number": "10235", "order_verification": "75011 Dubois"})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert result == {"order_verification": "75011 Dubois"}
+    assert message(dispatcher, "utter_order_status")["order_number"] == "10235"
+    assert len(proof_queries) == 1
+    with dependencies.database().session() as session:
+        assert session.scalar(select(func.count()).select_from(LookupAttempt)) == 1
+
+
+async def test_the_order_actions_never_query_on_the_event_loop(
+    shop: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blocking query on the action server's loop stalls every other conversation."""
+    on_loop: list[str] = []
+    open_session = Database.session
+
+    def guarded(self: Database) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(traceback.format_stack(limit=4)[0])
+        except RuntimeError:
+            pass  # a worker thread: fine
+        return open_session(self)
+
+    monkeypatch.setattr(Database, "session", guarded)
+    form = ValidateOrderTrackingForm()
+    slots = ["order_number", "order_verification"]
+    for metadata in (ANA, EMILY, {}):
+        t = tracker([user("x", "ask_order_status", metadata=metadata)], {"order_number": "10233"})
+        await form.required_slots(slots, CollectingDispatcher(), t, {})
+    await verify("10231", "emily.carter@example.com")
+    await verify("10231", "wrong@example.com", sender="other")
+    await track({"order_number": "10231", "order_verification": "emily.carter@example.com"})
+    await track({}, metadata=ANA)
+    await track({"order_number": "10233"}, metadata=ANA)
+    await track({"order_number": "99999", "order_verification": "x@y.z"})
+    await ActionOrderDeliveryAnswer().run(CollectingDispatcher(), tracker([user("no", "deny")], {}), {})
+    assert on_loop == []
+
+
+async def test_a_proof_opens_the_order_only_in_its_own_conversation(shop: None) -> None:
+    """The action shows what this conversation's recorded lookup proved, never another's."""
+    _, result = await verify("10231", "emily.carter@example.com", sender="emily")
+    assert result == {"order_verification": "emily.carter@example.com"}
+    dispatcher, _ = await track({"order_number": "10231", "order_verification": "emily.carter@example.com"})
+    assert said(dispatcher) == ["utter_order_not_found"]  # conversation "test" proved nothing
