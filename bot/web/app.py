@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from bot.events import LocalBus
 from bot.languages import SUPPORTED_LANGUAGES, normalise_language
 from bot.responses import Catalogue
 from bot.settings import PROJECT_ROOT, Settings
@@ -40,7 +41,7 @@ from bot.web.context import (
     say,
 )
 from bot.web.labels import setup_labels
-from bot.web.live import Hub
+from bot.web.live import BUS, Hub
 from bot.web.staff import setup_staff
 from bot.web.throttle import Throttle
 from bot.web.widget import cors_middleware, setup_widget
@@ -285,7 +286,10 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
     )
     app[LANGUAGES] = ConversationLanguages()
     app[NLG_LISTENER] = NlgListener()
-    app[HUB] = Hub()
+    # Every live push goes through the bus (bot/events); the hub delivers it to this
+    # worker's sockets. In-process by default; a Redis bus takes its place for workers.
+    app[BUS] = LocalBus()
+    app[HUB] = Hub(app[BUS])
     app[THROTTLE] = Throttle(settings.chat_rate_per_second, settings.chat_burst)
     app[ADDRESS_THROTTLE] = Throttle(settings.address_rate_per_second, settings.address_burst)
 
@@ -306,6 +310,12 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> web.Ap
         yield
         await session.close()
 
+    async def event_bus(app: web.Application) -> AsyncIterator[None]:
+        # Before setup_console's watcher: it publishes until it stops, then the bus closes.
+        yield
+        await app[BUS].close()
+
+    app.cleanup_ctx.append(event_bus)
     app.cleanup_ctx.append(rasa_session)
     app.cleanup_ctx.append(callback_listener)
     app.router.add_get("/", index)

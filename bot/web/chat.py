@@ -43,6 +43,7 @@ from bot.conversation_log import (
     replies_to,
 )
 from bot.db.models import Conversation, ConversationMessage, Escalation, StaffMember
+from bot.events import BuyerMessage, BuyerPush, ConversationBound, Event, Exchange, conversation_topic
 from bot.orders.tokens import InvalidToken
 from bot.orders.tokens import verify as verify_token
 from bot.web.context import (
@@ -56,13 +57,13 @@ from bot.web.context import (
     READ_THROTTLE,
     SETTINGS,
     THROTTLE,
-    VIEWERS,
     ConnectionCap,
     ConversationLocks,
     client_address,
     first_language,
     say,
 )
+from bot.web.live import BUS, Listener, Stop, send
 from bot.web.messages import (
     IncomingMessage,
     InvalidMessage,
@@ -170,9 +171,12 @@ async def handle_message(
     message: IncomingMessage,
     client_address: str,
     accept_language: str | None = None,
-    origin: web.WebSocketResponse | None = None,
+    origin: str | None = None,
 ) -> ChatResult:
-    """Store a buyer message, get it answered (by Rasa or a person) and log the replies."""
+    """Store a buyer message, get it answered (by Rasa or a person) and log the replies.
+
+    ``origin``: the id of the listener of the window it came from, which is not shown
+    the exchange again (it gets the reply)."""
     settings = app[SETTINGS]
     language = first_language(app, message, accept_language)
     result = ChatResult(message.conversation_id, message.client_msg_id, language)
@@ -180,7 +184,11 @@ async def handle_message(
         # No id: its retry would start yet another conversation. The client asks for one
         # first (POST /api/chat/start or a hello), which is safe to repeat.
         result.conversation_id = ""
-        result.error = (400, "conversation_required", say(app, "utter_conversation_required", language)["text"])
+        result.error = (
+            400,
+            "conversation_required",
+            say(app, "utter_conversation_required", language)["text"],
+        )
         return result
     if not key_is_valid(app, message.conversation_id, message.conversation_key):
         # A guessed, copied or client-made id: nothing of that conversation is shown or continued.
@@ -211,7 +219,7 @@ async def _answer(
     customer: dict[str, str] | None,
     result: ChatResult,
     client_address: str,
-    origin: web.WebSocketResponse | None,
+    origin: str | None,
 ) -> ChatResult:
     language = result.language
     try:
@@ -237,14 +245,13 @@ async def _answer(
     if turn.escalation_id is not None:
         result.with_person = True
         stored = turn.message or {}
-        await app[HUB].to_staff(
-            {
-                "type": "buyer_message",
-                "escalation_id": turn.escalation_id,
-                "conversation_id": message.conversation_id,
-                "text": stored.get("text", message.text),
-                "message_id": stored.get("id"),
-            }
+        await app[BUS].publish(
+            BuyerMessage(
+                turn.escalation_id,
+                message.conversation_id,
+                stored.get("text", message.text),
+                stored.get("id"),
+            )
         )
         await _echo(app, result, origin)
         return result
@@ -416,31 +423,17 @@ async def _record(
         pause = min(1.0, pause * 2)
 
 
-async def _echo(app: web.Application, result: ChatResult, origin: web.WebSocketResponse | None) -> None:
+async def _echo(app: web.Application, result: ChatResult, origin: str | None) -> None:
     """Show the exchange in the buyer's other open windows (other pages of the store)."""
     shown = ([result.buyer] if result.buyer else []) + result.messages
     if shown:
-        await app[HUB].to_buyer(
-            result.conversation_id, {"type": "messages", "messages": shown}, exclude=origin
-        )
+        await app[BUS].publish(Exchange(result.conversation_id, shown, origin))
 
 
 async def evict_strangers(app: web.Application, conversation_id: str, owner: str) -> None:
-    """Unsubscribe every socket of the conversation that has not proved to be ``owner``
-    (the customer it now belongs to) and tell it so; it gets no further pushes."""
-    hub = app[HUB]
-    viewers = app[VIEWERS]
-    for socket in list(hub.buyers.get(conversation_id, ())):
-        if viewers.get(socket) != owner:
-            hub.unsubscribe(conversation_id, socket)
-            await hub.send(
-                socket,
-                {
-                    "type": "error",
-                    "code": "conversation_not_yours",
-                    "detail": _not_yours(app, app[LANGUAGES].get(conversation_id) or "en"),
-                },
-            )
+    """Every window of the conversation that has not proved to be ``owner`` (the customer
+    it now belongs to) is told so and gets no further pushes (``BuyerSocket.frames``)."""
+    await app[BUS].publish(ConversationBound(conversation_id, owner))
 
 
 def _reply(rasa_message: dict[str, Any]) -> dict[str, Any]:
@@ -625,6 +618,9 @@ class BuyerSocket:
         self.conversation_id: str | None = None
         self.conversation_key: str | None = None
         self.customer_token: str | None = None
+        #: The signed-in customer this window proved to be (None: anonymous).
+        self.viewer: str | None = None
+        self.listener: Listener | None = None
         self.queue: asyncio.Queue[IncomingMessage | None] = asyncio.Queue()
         #: Messages already queued when one was throttled: refused too, so none of them
         #: overtakes the refused one (the widget sends them again, in order).
@@ -635,17 +631,41 @@ class BuyerSocket:
 
     async def send(self, event: dict[str, Any]) -> None:
         # A socket gone meanwhile is skipped: the widget finds everything in the history.
-        await self.app[HUB].send(self.socket, event)
+        await send(self.socket, event)
 
-    def subscribe(self, conversation_id: str, viewer: str | None) -> None:
-        self.unsubscribe()
+    async def subscribe(self, conversation_id: str, viewer: str | None) -> Listener:
+        """Follow ``conversation_id`` on the bus; its events are kept until ``start()``."""
+        await self.unsubscribe()
         self.conversation_id = conversation_id
-        self.app[VIEWERS][self.socket] = viewer
-        self.app[HUB].subscribe(conversation_id, self.socket)
+        self.viewer = viewer
+        self.listener = await self.app[HUB].listen(
+            self.socket, conversation_topic(conversation_id), self.frames
+        )
+        return self.listener
 
-    def unsubscribe(self) -> None:
-        if self.conversation_id:
-            self.app[HUB].unsubscribe(self.conversation_id, self.socket)
+    async def unsubscribe(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            await listener.stop()
+
+    def frames(self, event: Event) -> dict[str, Any] | None:
+        """This window's rule: a conversation bound to a customer it has not proved to be
+        is over for it (told once, then nothing more); its own exchange is not echoed."""
+        if isinstance(event, ConversationBound):
+            if event.owner == self.viewer:
+                return None
+            language = self.app[LANGUAGES].get(event.conversation_id) or "en"
+            raise Stop(
+                {"type": "error", "code": "conversation_not_yours", "detail": _not_yours(self.app, language)}
+            )
+        if isinstance(event, Exchange) and self.listener is not None and event.origin == self.listener.id:
+            return None
+        return event.frame() if isinstance(event, BuyerPush) else None
+
+    @property
+    def origin(self) -> str | None:
+        """What names this window in the events it causes (see ``Exchange.origin``)."""
+        return self.listener.id if self.listener is not None else None
 
     async def refuse(self, code: str, detail: str, **extra: Any) -> None:
         await self.send({"type": "error", "code": code, "detail": detail, **extra})
@@ -669,17 +689,19 @@ class BuyerSocket:
             return
         token = frame.get("customer_token") if isinstance(frame.get("customer_token"), str) else None
         after = frame["after"] if isinstance(frame.get("after"), int) else 0
+        allowed = False
         try:
             customer = verified_customer(self.app, token, conversation_id)
             # Subscribed before the check: a binding that lands meanwhile evicts this socket,
             # one that landed before is seen by the check.
-            self.subscribe(conversation_id, customer["id"] if customer else None)
+            listener = await self.subscribe(conversation_id, customer["id"] if customer else None)
             access = await _access(self.app, conversation_id, token)
             if not access.allowed:
-                self.unsubscribe()
+                await self.unsubscribe()
                 self.conversation_id = None
                 await self.refuse("conversation_not_yours", _not_yours(self.app, language))
                 return
+            allowed = True
             self.customer_token = token
             self.conversation_key = key if isinstance(key, str) else None
             messages = [] if issued else await _history(self.app, conversation_id, max(0, after))
@@ -687,6 +709,10 @@ class BuyerSocket:
             logger.exception("Could not read the history of %s", conversation_id)
             text = say(self.app, "utter_service_unavailable", language)["text"]
             await self.refuse("history_unavailable", text)
+            if allowed:
+                listener.start()  # its pushes still come; the widget reads the rest later
+            else:
+                await self.unsubscribe()
             return
         event: dict[str, Any] = {
             "type": "history",
@@ -697,6 +723,7 @@ class BuyerSocket:
         if issued:
             event["conversation_key"] = issued
         await self.send(event)
+        listener.start()  # what was published since the subscription follows the history
 
     async def message(self, frame: dict[str, Any]) -> None:
         client_msg_id = frame.get("client_msg_id")
@@ -744,7 +771,7 @@ class BuyerSocket:
                     message,
                     self.address,
                     self.request.headers.get("Accept-Language"),
-                    origin=self.socket,
+                    origin=self.origin,
                 )
             except Exception:
                 # Stored or not, the widget keeps the message and sends it again later.
@@ -772,8 +799,7 @@ class BuyerSocket:
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:
-            self.unsubscribe()
-            self.app[VIEWERS].pop(self.socket, None)
+            await self.unsubscribe()
             self.queue.put_nowait(None)
             await worker
 
@@ -822,7 +848,6 @@ def setup_chat(app: web.Application) -> None:
     app[CHAT_SOCKETS] = ConnectionCap(settings.sockets_per_address)
     app[READ_THROTTLE] = Throttle(settings.reads_per_second, settings.reads_burst)
     app[CONVERSATION_LOCKS] = ConversationLocks()
-    app[VIEWERS] = {}
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/chat/history", chat_history)
     app.router.add_post("/api/chat/start", chat_start)

@@ -32,12 +32,13 @@ from sqlalchemy import insert, select, update
 from bot.conversation_log import record_replies
 from bot.db.models import Conversation, ConversationMessage, Customer, Escalation, EscalationNote, StaffMember
 from bot.db.types import utcnow
+from bot.events import STAFF, BotMessage, QueueChanged, StaffMessage, Typing
 from bot.languages import SUPPORTED_LANGUAGES
 from bot.orders.queries import orders_of
 from bot.responses import fill
 from bot.settings import PROJECT_ROOT
 from bot.web.context import DATABASE, HUB, RASA_SESSION, SETTINGS, STATIC_DIR, read_limited
-from bot.web.live import EscalationWatcher
+from bot.web.live import BUS, EscalationWatcher, staff_frames
 from bot.web.staff import _error, _escalation_json, signed_in, staff_only
 
 logger = logging.getLogger(__name__)
@@ -239,8 +240,7 @@ async def reply(request: web.Request) -> web.Response:
     except _Refused as refused:
         status, code, detail = refused.args
         return _error(status, code, detail)
-    event = {"type": "staff_message", "id": message_id, "sender": "staff", "text": text, "agent": staff.name}
-    await request.app[HUB].to_buyer(conversation_id, event)
+    await request.app[BUS].publish(StaffMessage(conversation_id, text, staff.name, message_id))
     return web.json_response({"sent": message_id, "text": text})
 
 
@@ -287,7 +287,7 @@ async def transfer(request: web.Request) -> web.Response:
     problem = await request.app[DATABASE].run(move)
     if problem:
         return _error(409, "cannot_transfer", problem)
-    await request.app[HUB].to_staff({"type": "queue_changed"})
+    await request.app[BUS].publish(QueueChanged())
     return web.json_response({"transferred": escalation_id, "to": target})
 
 
@@ -309,7 +309,7 @@ async def resolve(request: web.Request) -> web.Response:
     escalation = await request.app[DATABASE].run(close)
     if escalation is None:
         return _error(409, "cannot_resolve", "This conversation is not yours, or it is already resolved.")
-    await request.app[HUB].to_staff({"type": "queue_changed"})
+    await request.app[BUS].publish(QueueChanged())
     await hand_back(request, escalation.conversation_id)
     return web.json_response({"resolved": escalation_id})
 
@@ -332,7 +332,7 @@ async def hand_back(request: web.Request, conversation_id: str) -> None:
             return record_replies(session, conversation_id, shown, None)
 
     for message in await request.app[DATABASE].run(store):
-        await request.app[HUB].to_buyer(conversation_id, {"type": "bot_message", **message})
+        await request.app[BUS].publish(BotMessage(conversation_id, message))
 
 
 async def canned(request: web.Request) -> web.Response:
@@ -369,10 +369,11 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
         return _error(401, "not_signed_in", "Please sign in.")  # type: ignore[return-value]
     staff, _ = found
     socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
-    await socket.prepare(request)
-    hub = request.app[HUB]
-    hub.staff[socket] = staff.id
+    # Subscribed before the handshake: nothing published while it completes is missed.
+    listener = await request.app[HUB].listen(socket, STAFF, staff_frames(staff.id))
     try:
+        await socket.prepare(request)
+        listener.start()
         async for frame in socket:
             if frame.type == WSMsgType.TEXT:
                 if frame.data == "ping":
@@ -391,7 +392,7 @@ async def staff_socket(request: web.Request) -> web.WebSocketResponse:
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:
-        hub.staff.pop(socket, None)
+        await listener.stop()
     return socket
 
 
@@ -414,9 +415,7 @@ async def _show_typing(request: web.Request, staff: StaffMember, escalation_id: 
     """Tell the buyer a person is writing (only in a conversation this person has claimed)."""
     escalation = await request.app[DATABASE].run(lambda: _load(request, escalation_id))
     if escalation is not None and escalation.status == "claimed" and escalation.claimed_by_id == staff.id:
-        await request.app[HUB].to_buyer(
-            escalation.conversation_id, {"type": "typing", "who": "person", "agent": staff.name}
-        )
+        await request.app[BUS].publish(Typing(escalation.conversation_id, staff.name))
 
 
 async def add_staff_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -434,9 +433,9 @@ def staff_asset(name: str, content_type: str) -> Callable[[web.Request], Awaitab
 
 
 async def watch_escalations(app: web.Application) -> AsyncIterator[None]:
-    """Run the escalation watcher (bot/web/live.py) while the app runs: consoles hear of
-    escalations the action server opens, and of ones that become late."""
-    watcher = EscalationWatcher(app[DATABASE], app[HUB], _escalation_json)
+    """Run the escalation watcher (bot/web/live.py) while the app runs: it publishes the
+    escalations the action server opens, and the ones that become late."""
+    watcher = EscalationWatcher(app[DATABASE], app[BUS], _escalation_json)
     try:
         await watcher.start()
     except Exception as error:  # e.g. no schema yet: the watcher's loop keeps trying
