@@ -287,9 +287,18 @@ def claim_outcome(session: Session, message_id: int) -> ClaimOutcome:
     return ClaimOutcome(message.state, claimed_at=message.claimed_at)
 
 
+#: The largest id the messages' Integer primary key holds on every database.
+MAX_MESSAGE_ID = 2**31 - 1
+
+
 def history(session: Session, conversation_id: str, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
     """The conversation's messages after message id ``after``, oldest first, as shown;
-    the latest ``limit`` of them when there are more (what a reopened chat needs)."""
+    the latest ``limit`` of them when there are more (what a reopened chat needs).
+
+    ``after`` comes from clients: it is clamped to the id column's range (a 32-bit
+    integer), because a larger number made SQLite raise OverflowError and PostgreSQL
+    a range error, a 500 where "nothing newer" is the answer."""
+    after = max(0, min(after, MAX_MESSAGE_ID))
     rows = session.scalars(
         select(ConversationMessage)
         .where(ConversationMessage.conversation_id == conversation_id, ConversationMessage.id > after)

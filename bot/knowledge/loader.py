@@ -149,10 +149,11 @@ def parse_entries(path: Path, data: Any, placeholders: set[str]) -> tuple[list[E
             problem(f"id {entry_id!r} must be lower-case letters, digits and '-' (at most 80)")
             continue
         topic = raw.get("topic")
-        if topic not in TOPICS:
+        # Names are strings: a list or mapping here must be a problem, not a TypeError.
+        if not isinstance(topic, str) or topic not in TOPICS:
             problem(f"{entry_id}: topic {topic!r} is not one of {', '.join(sorted(TOPICS))}")
         order_flow = raw.get("order_flow")
-        if order_flow is not None and order_flow not in ORDER_FLOWS:
+        if order_flow is not None and (not isinstance(order_flow, str) or order_flow not in ORDER_FLOWS):
             problem(f"{entry_id}: order_flow {order_flow!r} is not one of {', '.join(sorted(ORDER_FLOWS))}")
         questions = _per_language(raw.get("questions"), entry_id, "questions", line, problem)
         answers = _per_language(raw.get("answer"), entry_id, "answer", line, problem)

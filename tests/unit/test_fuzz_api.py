@@ -374,8 +374,22 @@ HISTORY_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+#: Found by this test (once in several runs): an ``after`` beyond SQLite's 64-bit
+#: integers raised OverflowError in the history query, a 500.
+HUGE_AFTER = (
+    b'{"conversation_id": "'
+    + KNOWN_ID.encode()
+    + b'", "conversation_key": "'
+    + KNOWN_KEY.encode()
+    + b'", "after": '
+    + str(2**70).encode()
+    + b"}"
+)
+
+
 @FUZZ
 @known_hostile_bodies
+@example(body=HUGE_AFTER, headers={})
 @given(body=body_like(HISTORY_FIELDS), headers=random_headers)
 async def test_chat_history_survives_hostile_bodies(
     fuzzed: Fuzzed, body: bytes, headers: dict[str, str]
@@ -427,6 +441,7 @@ ws_frames = st.one_of(
 
 @FUZZ
 @example(frames=[deeply_nested(1_000, "list").decode()], hello_first=True, headers={})
+@example(frames=[HUGE_AFTER.decode().replace("{", '{"type": "hello", ', 1)], hello_first=False, headers={})
 @given(
     frames=st.lists(ws_frames, min_size=1, max_size=5),
     hello_first=st.booleans(),
@@ -503,6 +518,15 @@ admin_paths = st.sampled_from(
 @FUZZ
 @example(
     target=("POST", "/api/admin/kb/entries"), body=deeply_nested(1_000, "list"), headers={}, authorised=True
+)
+# Found by this test once: a list where a name belongs ("topic": []) was looked up in a
+# set and raised TypeError (unhashable), a 500 instead of a file:line problem.
+@example(
+    target=("POST", "/api/admin/kb/entries"),
+    body=b'{"id": "fuzz-entry", "topic": [], "order_flow": {}, '
+    b'"questions": {"en": ["q"]}, "answer": {"en": "a"}}',
+    headers={},
+    authorised=True,
 )
 @given(target=admin_paths, body=body_like(ENTRY_FIELDS), headers=random_headers, authorised=st.booleans())
 async def test_admin_kb_api_survives_hostile_bodies(
