@@ -7,6 +7,11 @@ intent and language). They are parsed by the trained model the way the web
 service sends them: with the conversation's language in the message metadata
 (``conversation_language``, read by bot.nlu.language_detector), and also with
 no metadata at all (a first message, or /model/parse), which is stricter.
+
+Every form is also a training example, and bot.nlu.known_messages gives a message
+that is a training example its intent, so a retrain cannot move them (before that
+component, two to four of them moved with every retrain). This is a guarantee
+test, not a measure of generalisation: that is the frozen benchmark's job.
 """
 
 from __future__ import annotations
