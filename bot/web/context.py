@@ -127,8 +127,6 @@ READ_THROTTLE = web.AppKey("read_throttle", RateLimit)
 #: Open chat sockets per client address.
 CHAT_SOCKETS = web.AppKey("chat_sockets", ConnectionCap)
 CONVERSATION_LOCKS = web.AppKey("conversation_locks", ConversationLocks)
-#: Every open buyer socket → the signed-in customer it proved to be (None: anonymous).
-VIEWERS = web.AppKey("viewers", dict[web.WebSocketResponse, str | None])
 
 
 def first_language(app: web.Application, message: IncomingMessage | None, accept_language: str | None) -> str:
